@@ -61,8 +61,8 @@ class Headers:
         """
         items = []
         for value in self.get_all(name):
-            for item in value.split(","):
-                item = item.strip(" \t")
+            for element in value.split(","):
+                item = element.strip(" \t")
                 if item:
                     items.append(item)
         return items
