@@ -111,15 +111,15 @@ def run_demo(print_: Callable[[str], None] = print) -> int:
         for message in _MESSAGES:
             ws.send_message(message)
             out = ws.data_to_send()
-            _show(print_, "→", f"message {message!r}, masked by the client", out)
+            _show(print_, "→", f"message {message!r}, compressed and masked by the client", out)
             sock.sendall(out)
             echo, raw = _read_until(sock, ws.receive_data, Message)
             assert isinstance(echo, Message)
-            _show(print_, "←", f"echo {echo.data!r}, compressed by the server", raw)
+            _show(print_, "←", f"echo {echo.data!r}, compressed, unmasked, by the server", raw)
             if echo.data != message:
                 print_("the echo differs from the message: the cores disagree")
                 return 1
-        print_("  (the repeated message compresses smaller: the server kept its context)\n")
+        print_("  (the repeated message compresses smaller: both sides keep their context)\n")
 
         ws.close(1000, "demo done")
         out = ws.data_to_send()
