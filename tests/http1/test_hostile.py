@@ -199,9 +199,19 @@ def test_malformed_request_lines_400(raw, match):
     reject(raw + b"\r\n" + H + b"\r\n", 400, match)
 
 
-@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.2", b"HTTP/3.0"])
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.9", b"HTTP/3.0", b"HTTP/2.1"])
 def test_unsupported_http_version_505(version):
     reject(b"GET / " + version + b"\r\n" + H + b"\r\n", 505, "unsupported HTTP version")
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.2", b"HTTP/1.9"])
+def test_higher_minor_version_is_processed_as_http_1_1(version):
+    # RFC 9112 §2.3: process it as the highest minor version we conform to.
+    conn = Connection(Role.SERVER)
+    events = conn.receive_data(b"GET / " + version + b"\r\n" + H + b"\r\n")
+    assert isinstance(events[0], Request)
+    assert events[0].http_version == "1.1"
+    assert conn.keep_alive
 
 
 # Header fields

@@ -552,7 +552,7 @@ class Connection:
             raise self._bad_request_line(request_line)
         method, target, version = match.groups()
         if version not in _VERSIONS:
-            raise self._remote_error(f"unsupported HTTP version HTTP/{version}", 505)
+            version = self._higher_minor_version(version, 505)
         fields, special = self._parse_fields(lines, 1)
         http11 = version == "1.1"
 
@@ -606,6 +606,15 @@ class Connection:
         events.append(Request(method=method, target=target, headers=headers, http_version=version))
         self._start_body(events, framing, length)
         return True
+
+    def _higher_minor_version(self, version: str, status: int | None) -> str:
+        # RFC 9112 §2.3: "A recipient that receives a message with a major version
+        # number that it implements and a minor version number higher than what it
+        # implements SHOULD process the message as if it were in the highest minor
+        # version within that major version to which the recipient is conformant."
+        if version[0] == "1":
+            return "1.1"
+        raise self._remote_error(f"unsupported HTTP version HTTP/{version}", status)
 
     def _bad_request_line(self, line: str) -> RemoteProtocolError:
         parts = line.split(" ")
@@ -693,7 +702,7 @@ class Connection:
             raise self._remote_error(f"malformed status line {status_line[:60]!r}")
         version, code, reason = match.groups()
         if version not in _VERSIONS:
-            raise self._remote_error(f"unsupported HTTP version HTTP/{version}")
+            version = self._higher_minor_version(version, None)
         status = int(code)
         if status < 100:
             raise self._remote_error(f"invalid status code {code}")
