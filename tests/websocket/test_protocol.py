@@ -186,13 +186,28 @@ class TestFragmentation:
         )
         assert server().receive_data(wire) == [Message(data=text)]
 
-    @pytest.mark.parametrize("bad", [b"\xff", b"ok\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe0\x80"])
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            b"\xff",
+            b"ok\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\xe0\x80",
+            b"\xed\xa0",  # a UTF-16 surrogate's start: CPython's decoder alone waits here
+            b"\xed\xbf",
+        ],
+    )
     def test_invalid_utf8_fails_at_the_first_fragment(self, bad):
         # RFC 6455 §8.1: fail as soon as the byte stream cannot be UTF-8: the
         # first of three fragments is enough, before the rest arrives.
         connection = server()
         events = connection.receive_data(client_frame(0x01, b"fine " + bad))
         assert_failed(connection, events, 1007, "invalid UTF-8 in a text message")
+
+    def test_the_last_valid_code_point_before_the_surrogates_is_held_not_failed(self):
+        connection = server()
+        assert connection.receive_data(client_frame(0x01, b"\xed\x9f")) == []
+        assert connection.receive_data(client_frame(0x80, b"\xbf")) == [Message(data="\ud7ff")]
 
     def test_invalid_utf8_in_a_middle_fragment(self):
         connection = server()

@@ -468,6 +468,8 @@ class Connection:
                     data = payload.decode()
                 else:
                     data = self._decoder.decode(payload, final=fin)
+                    if not fin and _is_surrogate_start(self._decoder.getstate()[0]):
+                        raise _invalid_utf8()
             except UnicodeDecodeError:
                 raise _invalid_utf8() from None
         if not fin:
@@ -700,6 +702,15 @@ def _masking_keys() -> Iterator[bytes]:
         pool = os.urandom(_MASK_POOL_SIZE)
         for start in range(0, _MASK_POOL_SIZE, 4):
             yield pool[start : start + 4]
+
+
+def _is_surrogate_start(pending: bytes) -> bool:
+    """Whether the decoder holds back ED A0..ED BF, a UTF-16 surrogate that UTF-8 forbids.
+
+    CPython's incremental decoder rejects every other impossible prefix at once
+    but waits for a third byte here; checking it keeps failure fast (RFC 6455 §8.1).
+    """
+    return len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0
 
 
 def _invalid_utf8() -> RemoteProtocolError:
