@@ -137,13 +137,11 @@ class PerMessageDeflate:
 
     def client_offer(self) -> Params:
         """The parameters of the client's permessage-deflate offer."""
-        params: Params = []
-        if self.server_no_context_takeover:
-            params.append((_SERVER_NO_CONTEXT_TAKEOVER, None))
-        if self.client_no_context_takeover:
-            params.append((_CLIENT_NO_CONTEXT_TAKEOVER, None))
-        if self.server_max_window_bits is not None:
-            params.append((_SERVER_MAX_WINDOW_BITS, str(self.server_max_window_bits)))
+        params = DeflateParameters(
+            server_no_context_takeover=self.server_no_context_takeover,
+            client_no_context_takeover=self.client_no_context_takeover,
+            server_max_window_bits=self.server_max_window_bits,
+        ).to_params()
         # RFC 7692 §7.1.2.2: "By including this parameter in an extension negotiation offer,
         # a client informs the peer server that the client supports the
         # "client_max_window_bits" extension parameter in an extension negotiation response".
