@@ -34,7 +34,7 @@ from ._events import (
     Response,
 )
 from ._limits import Limits
-from ._message import CHUNKED, NO_BODY, UNTIL_CLOSE, Cycle
+from ._message import NO_BODY, UNTIL_CLOSE, Cycle
 from ._readers import Reader, end_of_message
 from ._receivebuffer import ReceiveBuffer
 from ._state import RECEIVING, SENDING, State
@@ -227,7 +227,14 @@ class Connection:
         state = self._req_state if self._is_server else self._resp_state
         if state is DONE or state is MUST_CLOSE:
             buffer.pos = len(buffer.buf)  # after the peer's last message: ignored
-        buffer.compact()
+        pos = buffer.pos
+        if pos:
+            # Drop the consumed bytes (here rather than in a ReceiveBuffer method: this
+            # runs once per receive_data call, and a call costs more than the work).
+            # bytearray keeps an offset to its start: deleting a prefix is O(1).
+            del buffer.buf[:pos]
+            buffer.scan = max(0, buffer.scan - pos)
+            buffer.pos = 0
         return events
 
     def _fail(self, exc: RemoteProtocolError) -> None:
@@ -412,16 +419,9 @@ class Connection:
                 f"cannot send {type(event).__name__} when our_state is {state.name}"
             )
         if isinstance(event, Data):
-            if not self._is_server and event.data and self._last_request is not None:
-                self._last_request.waiting_100 = False
-            return self._tx.data(event.data)
+            return self._tx.data(event.data, self._last_request)
         if isinstance(event, EndOfMessage):
-            tx = self._tx
-            chunked = tx.framing == CHUNKED
-            data = tx.end(event.trailers)
-            # A request that ends without a chunked body ends the wait for 100 Continue.
-            if not self._is_server and not chunked and self._last_request is not None:
-                self._last_request.waiting_100 = False
+            data = self._tx.end(event.trailers, self._last_request)
         elif isinstance(event, Request):
             data, cycle = self._tx.request(event)
             self._cycles.append(cycle)

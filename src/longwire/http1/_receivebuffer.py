@@ -37,8 +37,9 @@ class ReceiveBuffer:
         is_server: whether the peer sends requests (we are the server) or responses.
         limits: bounds on what the peer may make us buffer.
 
-    The owner appends received bytes to ``buf`` and calls ``compact`` when it is
-    done with a batch; readers consume bytes by moving ``pos`` forward.
+    Readers consume bytes by moving ``pos`` forward. The owner appends received
+    bytes to ``buf`` and, after a batch, deletes the consumed ones (``buf[:pos]``),
+    moving ``pos`` and ``scan`` back by as much.
     """
 
     __slots__ = ("buf", "is_server", "limits", "line_seen", "pos", "scan")
@@ -58,15 +59,6 @@ class ReceiveBuffer:
         """The exception for ``message``; ``status`` is the status a server answers with."""
         # A client has nobody to answer, so only a server gets a status hint.
         return RemoteProtocolError(message, status_hint=status if self.is_server else None)
-
-    def compact(self) -> None:
-        """Drop the consumed bytes from the buffer."""
-        pos = self.pos
-        if pos:
-            # bytearray keeps an offset to its start: deleting a prefix is O(1).
-            del self.buf[:pos]
-            self.scan = max(0, self.scan - pos)
-            self.pos = 0
 
     # Sections
 

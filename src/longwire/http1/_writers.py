@@ -228,9 +228,15 @@ class Writer:
 
     # Bodies
 
-    def data(self, data: bytes) -> bytes:
-        """The bytes that carry ``data``, a piece of the body, framed as its head said."""
+    def data(self, data: bytes, last_request: Cycle | None) -> bytes:
+        """The bytes that carry ``data``, a piece of the body, framed as its head said.
+
+        ``last_request`` is the cycle of the most recent request head: a client's
+        body bytes end its wait for 100 Continue.
+        """
         size = len(data)
+        if not self.is_server and size and last_request is not None:
+            last_request.waiting_100 = False
         framing = self.framing
         if framing == LENGTH:
             if size > self.remaining:
@@ -257,8 +263,11 @@ class Writer:
             )
         return b""
 
-    def end(self, trailers: Headers) -> bytes:
-        """The bytes that end the body: the last chunk and ``trailers`` if it is chunked."""
+    def end(self, trailers: Headers, last_request: Cycle | None) -> bytes:
+        """The bytes that end the body: the last chunk and ``trailers`` if it is chunked.
+
+        ``last_request`` is the cycle of the most recent request head (as for ``data``).
+        """
         framing = self.framing
         if framing == LENGTH and self.remaining:
             raise LocalProtocolError(
@@ -270,6 +279,8 @@ class Writer:
             return f"0\r\n{''.join(lines)}\r\n".encode("latin-1")
         if len(trailers):
             raise LocalProtocolError("trailers need a chunked body (Transfer-Encoding: chunked)")
+        if not self.is_server and last_request is not None:
+            last_request.waiting_100 = False
         return b""
 
 
