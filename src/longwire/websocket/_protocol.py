@@ -650,6 +650,11 @@ class Connection:
         return b"".join(out)
 
     @property
+    def bytes_to_send(self) -> int:
+        """How many bytes ``data_to_send()`` would return now."""
+        return sum(map(len, self._out))
+
+    @property
     def should_close_transport(self) -> bool:
         """Whether the I/O layer should now close TCP (after writing ``data_to_send()``).
 

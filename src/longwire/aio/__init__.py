@@ -1,0 +1,25 @@
+"""The asyncio layer: connections on ``asyncio.Protocol`` that move bytes between sockets
+and the sans-I/O cores, the WebSocket object, and the server's lifetime.
+"""
+
+from ._client import InvalidURI, connect
+from ._config import DEFAULT_COMPRESSION, ServerConfig, WebSocketOptions
+from ._server import Server, make_config, run, serve
+from ._tls import client_ssl_context, server_ssl_context
+from ._websocket import ReadyState, WebSocket
+
+__all__ = [
+    "DEFAULT_COMPRESSION",
+    "InvalidURI",
+    "ReadyState",
+    "Server",
+    "ServerConfig",
+    "WebSocket",
+    "WebSocketOptions",
+    "client_ssl_context",
+    "connect",
+    "make_config",
+    "run",
+    "serve",
+    "server_ssl_context",
+]

@@ -1,0 +1,257 @@
+"""The client side: open a WebSocket connection (``ws://`` or ``wss://``).
+
+A small ``asyncio.Protocol`` runs the opening handshake over the HTTP/1.1 core,
+then hands the transport to a ``WebSocket`` (the same class servers use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as ssl_module
+from collections.abc import Generator, Iterable
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._errors import HandshakeError, LongwireError, RemoteProtocolError
+from ..http1 import Connection, EndOfMessage, InformationalResponse, Response, Role
+from ..http1._headers import HeadersLike
+from ..websocket import ClientHandshake, PerMessageDeflate
+from ._config import WebSocketOptions
+from ._websocket import WebSocket
+
+__all__ = ["InvalidURI", "connect"]
+
+_BODY_EXCERPT = 512
+
+
+class InvalidURI(LongwireError, ValueError):
+    """The URL is not a ``ws://`` or ``wss://`` URL."""
+
+
+def _parse_url(url: str) -> tuple[bool, str, int, str, str]:
+    """(secure, host, port, target, Host header) of a WebSocket URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise InvalidURI(f"not a WebSocket URL (ws:// or wss://): {url!r}")
+    if not parts.hostname:
+        raise InvalidURI(f"no host in {url!r}")
+    if parts.username or parts.password:
+        raise InvalidURI(f"credentials in the URL are not supported: {url!r}")
+    secure = parts.scheme == "wss"
+    try:
+        port = parts.port or (443 if secure else 80)
+    except ValueError as exc:
+        raise InvalidURI(f"bad port in {url!r}") from exc
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        host_header += f":{port}"
+    return secure, host, port, target, host_header
+
+
+class _HandshakeProtocol(asyncio.Protocol):
+    """Runs the client's opening handshake, then gives the transport to the WebSocket."""
+
+    def __init__(
+        self, handshake: ClientHandshake, ws: WebSocket, options: WebSocketOptions
+    ) -> None:
+        self._handshake = handshake
+        self._ws = ws
+        self._options = options
+        self._http = Connection(Role.CLIENT)
+        self._transport: asyncio.Transport | None = None
+        self._response: InformationalResponse | Response | None = None
+        self._body = bytearray()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        http = self._http
+        transport.write(http.send(self._handshake.request) + http.send(EndOfMessage()))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._http.receive_data(data)
+        except RemoteProtocolError as exc:
+            self._fail(HandshakeError(f"invalid HTTP response to the handshake: {exc.message}"))
+            return
+        for event in events:
+            if isinstance(event, InformationalResponse) and event.status_code == 101:
+                self._switch(event)
+                return
+            if isinstance(event, Response):
+                self._response = event
+            elif isinstance(event, EndOfMessage):
+                self._refused()
+                return
+            elif hasattr(event, "data") and len(self._body) < _BODY_EXCERPT:
+                self._body += event.data[: _BODY_EXCERPT - len(self._body)]
+
+    def eof_received(self) -> bool | None:
+        if self._response is not None:
+            self._refused()
+        else:
+            self._fail(HandshakeError("the server closed the connection during the handshake"))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            message = "the connection was lost during the handshake"
+            if exc is not None:
+                message += f": {exc}"
+            self.done.set_exception(HandshakeError(message))
+
+    def _switch(self, response: InformationalResponse) -> None:
+        assert self._transport is not None
+        options = self._options
+        try:
+            core = self._handshake.receive_response(
+                response,
+                trailing_data=self._http.trailing_data,
+                max_message_size=options.max_message_size,
+            )
+        except HandshakeError as exc:
+            self._fail(exc)
+            return
+        subprotocol = response.headers.get("Sec-WebSocket-Protocol")
+        extensions = response.headers.get("Sec-WebSocket-Extensions", "") or ""
+        self._ws._open(core, self._transport, subprotocol=subprotocol, extensions=extensions)
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _refused(self) -> None:
+        response = self._response
+        assert response is not None
+        excerpt = bytes(self._body)
+        text = excerpt.decode("utf-8", "replace").strip()
+        message = f"server refused the WebSocket handshake: {response.status_code}"
+        if text:
+            message += f": {text[:200]}"
+        self._fail(HandshakeError(message, status=response.status_code, body=excerpt))
+
+    def _fail(self, exc: HandshakeError) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+        if self._transport is not None:
+            self._transport.abort()
+
+
+class connect:
+    """Open a WebSocket connection: ``async with connect(url) as ws:`` or ``await connect(url)``.
+
+    Args:
+        url: ``ws://host[:port]/path?query`` or ``wss://...``.
+        subprotocols: subprotocols to offer, most preferred first.
+        headers: extra request headers.
+        origin: an ``Origin`` header to send.
+        compression: offer permessage-deflate (default True); or the
+            ``PerMessageDeflate`` settings to offer.
+        open_timeout: seconds for TCP, TLS and the handshake together. Default 10.
+        ssl: for ``wss://``, an ``ssl.SSLContext`` (default: the system's CAs, with
+            certificate and host name verification on).
+        options: ``WebSocketOptions`` fields (``max_message_size``, ``ping_interval``, ...).
+
+    Raises:
+        InvalidURI: the URL is not a WebSocket URL.
+        ConnectionRefusedError, OSError: the TCP connection failed.
+        TimeoutError: the handshake took longer than ``open_timeout``.
+        HandshakeError: the server did not answer with a valid 101; ``status``
+            and ``body`` (an excerpt) say what it answered instead.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        subprotocols: Iterable[str] = (),
+        headers: HeadersLike = (),
+        origin: str | None = None,
+        compression: bool | PerMessageDeflate = True,
+        open_timeout: float | None = 10.0,
+        ssl: ssl_module.SSLContext | None = None,
+        sock: socket.socket | None = None,
+        **options: Any,
+    ) -> None:
+        self.url = url
+        self._secure, self._host, self._port, self._target, self._host_header = _parse_url(url)
+        self._subprotocols = tuple(subprotocols)
+        self._headers = headers
+        self._origin = origin
+        if compression is True:
+            compression = PerMessageDeflate(client_max_window_bits=None)
+        self._deflate = compression or None
+        self._open_timeout = open_timeout
+        self._ssl = ssl
+        self._sock = sock
+        self._options = replace(WebSocketOptions(compression=self._deflate), **options)
+        self._ws: WebSocket | None = None
+
+    async def _connect(self) -> WebSocket:
+        loop = asyncio.get_running_loop()
+        handshake = ClientHandshake(
+            self._host_header,
+            self._target,
+            subprotocols=self._subprotocols,
+            deflate=self._deflate,
+            origin=self._origin,
+            headers=self._headers,
+        )
+        ws = WebSocket(options=self._options, loop=loop)
+        context = None
+        if self._secure:
+            context = self._ssl or ssl_module.create_default_context()
+        elif self._ssl is not None:
+            raise InvalidURI(f"an ssl context was given for a ws:// URL: {self.url!r}")
+        protocol: _HandshakeProtocol | None = None
+
+        def factory() -> _HandshakeProtocol:
+            nonlocal protocol
+            protocol = _HandshakeProtocol(handshake, ws, self._options)
+            return protocol
+
+        async def open_() -> None:
+            if self._sock is not None:
+                await loop.create_connection(
+                    factory,
+                    sock=self._sock,
+                    ssl=context,
+                    server_hostname=self._host if context else None,
+                )
+            else:
+                await loop.create_connection(factory, self._host, self._port, ssl=context)
+            assert protocol is not None
+            await protocol.done
+
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                await open_()
+        except TimeoutError:
+            if protocol is not None and protocol._transport is not None:
+                protocol._transport.abort()
+            raise TimeoutError(
+                f"WebSocket handshake with {self.url} took over {self._open_timeout}s"
+            ) from None
+        ws.remote_address = (self._host, self._port)
+        return ws
+
+    def __await__(self) -> Generator[Any, None, WebSocket]:
+        return self._connect().__await__()
+
+    async def __aenter__(self) -> WebSocket:
+        self._ws = await self._connect()
+        return self._ws
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()

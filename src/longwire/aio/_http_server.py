@@ -1,0 +1,489 @@
+"""The server side of one connection: an ``asyncio.Protocol`` over the HTTP/1.1 core.
+
+It feeds received bytes to ``longwire.http1.Connection``, hands each request to the
+application in order (pipelined requests wait their turn), and writes what the
+core serializes. A WebSocket upgrade hands the socket to a ``ServerWebSocket``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from email.utils import formatdate
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .._errors import LocalProtocolError, RemoteProtocolError
+from ..http1 import (
+    Connection,
+    Data,
+    EndOfMessage,
+    Headers,
+    InformationalResponse,
+    Request,
+    Response,
+    Role,
+)
+from ._body import BodyReader
+from ._eager import Finished, start
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..app import Request as AppRequest
+    from ._server import ServerState
+
+__all__ = ["HTTPServerProtocol"]
+
+access_logger = logging.getLogger("longwire.access")
+logger = logging.getLogger("longwire.server")
+
+# Sent without a request to answer (so outside the HTTP/1.1 core's cycle
+# bookkeeping): the connection closes right after.
+_TIMEOUT_408 = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 16\r\n\r\nRequest Timeout\n"
+)
+_BUSY_503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Retry-After: 1\r\nContent-Length: 40\r\n\r\nToo many connections; try again shortly\n"
+)
+_CONTINUE = InformationalResponse(status_code=100)
+_END = EndOfMessage()
+_HEADER, _IDLE = 1, 2  # what the deadline is for
+
+
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    """RFC 9110 §6.6.1: an origin server with a clock sends Date; formatted once a second."""
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True)
+    return str(_date_cache[1])
+
+
+class HTTPServerProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection of the server."""
+
+    __slots__ = (
+        "_app",
+        "_body",
+        "_busy",
+        "_client",
+        "_closing",
+        "_config",
+        "_deadline",
+        "_deadline_kind",
+        "_drain",
+        "_http",
+        "_loop",
+        "_out",
+        "_queue",
+        "_reading_paused",
+        "_scheme",
+        "_state",
+        "_timer",
+        "_transport",
+        "_upgraded",
+        "_write_paused",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._app: App = state.app
+        self._config = state.config
+        self._loop = state.loop
+        self._http = Connection(Role.SERVER, limits=state.config.http_limits)
+        self._transport: asyncio.Transport | None = None
+        self._client: tuple[str, int] | None = None
+        self._scheme = "https" if state.config.ssl is not None else "http"
+        self._queue: deque[tuple[Request, BodyReader | None]] = deque()
+        self._body: BodyReader | None = None  # of the request being received
+        self._busy = False
+        self._closing = False
+        self._upgraded = False
+        self._out: list[bytes] = []
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self._deadline: float | None = None
+        self._deadline_kind = _HEADER
+        self._timer: asyncio.TimerHandle | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        state = self._state
+        limit = self._config.max_connections
+        if limit is not None and len(state.connections) >= limit:
+            logger.warning("refusing a connection: max_connections (%d) reached", limit)
+            transport.write(_BUSY_503)
+            transport.close()
+            return
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        transport.set_write_buffer_limits(high=self._config.write_limit)
+        self._set_deadline(_HEADER, self._config.header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline_kind is _IDLE and not self._busy:
+            self._set_deadline(_HEADER, self._config.header_timeout)
+        try:
+            events = self._http.receive_data(data)
+        except RemoteProtocolError as exc:
+            self._bad_request(exc)
+            return
+        if events:
+            self._received(events)
+        self._write_out()
+
+    def eof_received(self) -> bool | None:
+        try:
+            events = self._http.receive_eof()
+        except RemoteProtocolError:
+            events = []
+        if events:
+            self._received(events)
+        self._write_out()
+        if self._body is not None and not self._body.done:
+            self._body.fail()
+        # Half-closed: answer what is queued, then close (a keep-alive client that
+        # shut down its side sends nothing more).
+        self._closing = True
+        if not self._busy and not self._queue:
+            self._close()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._state.connections.discard(self)
+        self._transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._body is not None:
+            self._body.fail()
+        self._queue.clear()
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                drain.set_result(None)
+
+    # Receiving requests.
+
+    def _received(self, events: list[Any]) -> None:
+        i, count = 0, len(events)
+        while i < count:
+            event = events[i]
+            kind = type(event)
+            if kind is Request:
+                if i + 1 < count and type(events[i + 1]) is EndOfMessage:
+                    self._queue.append((event, None))  # no body: the common case
+                    i += 2
+                    continue
+                body = self._body = BodyReader(
+                    self._loop,
+                    buffer_size=self._config.body_buffer_size,
+                    pause=self._pause_reading,
+                    resume=self._resume_reading,
+                    before_first_read=self._maybe_continue,
+                )
+                self._queue.append((event, body))
+            elif kind is Data:
+                assert self._body is not None
+                self._body.feed(event.data)
+            elif kind is EndOfMessage and self._body is not None:
+                self._body.end()
+                self._body = None
+            i += 1
+        if self._queue:
+            self._deadline = None  # a whole head arrived in time
+        if self._http.reading_paused and not self._reading_paused:
+            self._pause_reading()
+        if not self._busy:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Answer queued requests in order, as long as their handlers finish at once."""
+        queue = self._queue
+        while queue and not self._busy and self._transport is not None:
+            event, body = queue.popleft()
+            if event.headers.has_token("Upgrade", "websocket"):
+                self._upgrade(event)
+                return
+            self._busy = True
+            request = self._make_request(event, body)
+            started = time.monotonic() if self._state.access_log else 0.0
+            try:
+                outcome = start(self._app.handle(request), self._loop)
+            except Exception:  # App.handle answers errors itself; this is a bug
+                logger.exception("application failed")
+                outcome = Finished(None)
+            if type(outcome) is Finished:
+                self._respond(event, outcome.value, started)
+            else:
+                assert isinstance(outcome, asyncio.Task)
+                outcome.add_done_callback(partial(self._handler_done, event=event, started=started))
+
+    def _make_request(self, event: Request, body: BodyReader | None) -> AppRequest:
+        from ..app import Request as AppRequest  # noqa: PLC0415 - import cycle at load time
+
+        return AppRequest(
+            event.method,
+            event.target,
+            event.headers,
+            client=self._client,
+            scheme=self._scheme,
+            http_version=event.http_version,
+            receive_body=body.read if body is not None else None,
+        )
+
+    def _handler_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:
+        if task.cancelled():
+            self._close()
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("application failed", exc_info=exc)
+            self._respond(event, None, started)
+        else:
+            self._respond(event, task.result(), started)
+        self._write_out()
+        if not self._busy:
+            self._dispatch()
+            self._write_out()
+
+    # Sending responses.
+
+    def _respond(self, event: Request, response: Any, started: float) -> None:
+        """Write ``response`` (an app ``Response``; None means the app failed: 500)."""
+        if self._transport is None:
+            self._busy = False
+            return
+        if response is None:
+            from ..app import Response as AppResponse  # noqa: PLC0415
+
+            response = AppResponse.text("Internal Server Error\n", status=500)
+        stream = response.stream
+        headers = response.headers
+        if stream is None:
+            body = response.body
+            headers = headers.copy() if headers else Headers()
+            headers.set("Content-Length", str(len(body)))
+        else:
+            body = b""
+            headers = headers.copy()
+        if "Date" not in headers:
+            headers.add("Date", _http_date())
+        if self._closing:
+            headers.set("Connection", "close")
+        http = self._http
+        try:
+            head = http.send(Response(status_code=response.status, headers=headers))
+        except LocalProtocolError as exc:
+            logger.error("invalid response from the application: %s", exc)
+            self._abort()
+            return
+        if stream is not None:
+            self._out.append(head)
+            self._write_out()
+            task = self._loop.create_task(self._stream(stream))
+            task.add_done_callback(partial(self._stream_done, event=event, started=started))
+            return
+        out = self._out
+        out.append(head)
+        if body and event.method != "HEAD":
+            out.append(http.send(Data(data=body)))
+        out.append(http.send(_END))
+        if self._state.access_log:
+            self._log(event, response.status, len(body), started)
+        self._cycle_done()
+
+    async def _stream(self, stream: Any) -> int:
+        http = self._http
+        sent = 0
+        async for chunk in stream:
+            if self._transport is None:
+                break
+            if chunk:
+                self._out.append(http.send(Data(data=chunk)))
+                sent += len(chunk)
+                self._write_out()
+                if self._write_paused:
+                    drain = self._drain = self._loop.create_future()
+                    await drain
+        return sent
+
+    def _stream_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:
+        if task.cancelled() or task.exception() is not None or self._transport is None:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                logger.error("streamed response failed", exc_info=exc)
+            # The head is out: the only honest signal left is to drop the connection.
+            self._abort()
+            return
+        self._out.append(self._http.send(_END))
+        if self._state.access_log:
+            self._log(event, 200, task.result(), started)
+        self._cycle_done()
+        self._write_out()
+        if not self._busy:
+            self._dispatch()
+            self._write_out()
+
+    def _cycle_done(self) -> None:
+        self._busy = False
+        http = self._http
+        if not http.keep_alive or (self._closing and not self._queue):
+            self._write_out()
+            self._close()
+            return
+        if self._reading_paused and not http.reading_paused:
+            self._resume_reading()
+        if http.reading_paused or not self._queue:
+            # Requests may be buffered unparsed (over the pipelining limit).
+            try:
+                events = http.receive_data(b"")
+            except RemoteProtocolError as exc:
+                self._bad_request(exc)
+                return
+            if events:
+                self._received(events)
+                return
+        if not self._queue and self._body is None:
+            self._set_deadline(_IDLE, self._config.keep_alive_timeout)
+
+    def _write_out(self) -> None:
+        out = self._out
+        if out and self._transport is not None:
+            self._transport.write(b"".join(out) if len(out) > 1 else out[0])
+        out.clear()
+
+    def _maybe_continue(self) -> None:
+        # RFC 9110 §10.1.1: the client waits for 100 before sending its body; we
+        # send it once the handler asks for the body, not before.
+        http = self._http
+        if http.client_is_waiting_for_100_continue and self._transport is not None:
+            self._transport.write(http.send(_CONTINUE))
+
+    def _bad_request(self, exc: RemoteProtocolError) -> None:
+        """The client broke HTTP/1.1: answer ``exc.status_hint`` (if we can), then close."""
+        logger.debug("bad request from %s: %s", self._client, exc)
+        status = exc.status_hint or 400
+        if self._busy or self._queue:
+            # Earlier requests are still being answered; answering out of order is
+            # impossible, so stop here.
+            self._queue.clear()
+            self._closing = True
+            return
+        body = (exc.message + "\n").encode("utf-8", "replace")
+        headers = Headers(
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ]
+        )
+        try:
+            data = self._http.send(Response(status_code=status, headers=headers))
+            data += self._http.send(Data(data=body)) + self._http.send(_END)
+        except LocalProtocolError:
+            data = b""
+        if self._transport is not None:
+            self._transport.write(data)
+        self._close()
+
+    def _log(self, event: Request, status: int, size: int, started: float) -> None:
+        client = f"{self._client[0]}:{self._client[1]}" if self._client else "-"
+        access_logger.info(
+            '%s "%s %s HTTP/%s" %d %d %.1fms',
+            client,
+            event.method,
+            event.target,
+            event.http_version,
+            status,
+            size,
+            (time.monotonic() - started) * 1000,
+        )
+
+    # WebSocket upgrade.
+
+    def _upgrade(self, event: Request) -> None:
+        from ._upgrade import start_websocket  # noqa: PLC0415
+
+        self._busy = True
+        self._set_deadline(_HEADER, None)
+        start_websocket(self, event)
+
+    def _handshake_declined(self) -> None:
+        """The upgrade was answered with an HTTP response (``_respond``): carry on."""
+        self._write_out()
+        if not self._busy:
+            self._dispatch()
+            self._write_out()
+
+    # Flow control and lifetime.
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def _set_deadline(self, kind: int, seconds: float | None) -> None:
+        """Arm the one timer this connection has (a deadline, checked when it fires)."""
+        self._deadline_kind = kind
+        if seconds is None:
+            self._deadline = None
+            return
+        deadline = self._deadline = self._loop.time() + seconds
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._transport is None:
+            return
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._deadline_passed)
+            return
+        if self._deadline_kind is _HEADER and not self._busy:
+            logger.debug("header timeout for %s", self._client)
+            self._transport.write(_TIMEOUT_408)
+        self._close()
+
+    def _going_away(self) -> None:
+        """Server shutdown: finish the request in flight, then close."""
+        self._closing = True
+        if not self._busy and not self._queue:
+            self._close()
+
+    def _close(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def _abort(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.abort()

@@ -1,0 +1,264 @@
+"""The server's lifetime: listen, track connections, shut down gracefully, pick the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._errors import LongwireError
+from ._config import ServerConfig, WebSocketOptions
+from ._http_server import HTTPServerProtocol
+from ._tls import server_ssl_context
+
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = ["Server", "ServerState", "make_config", "run", "serve"]
+
+logger = logging.getLogger("longwire.server")
+
+
+class _Connection(Protocol):
+    def _going_away(self) -> None: ...
+    def _abort(self) -> None: ...
+
+
+class ServerState:
+    """What every connection of one server shares."""
+
+    __slots__ = ("access_log", "app", "config", "connections", "loop")
+
+    def __init__(self, app: App, config: ServerConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.config = config
+        self.loop = loop
+        self.access_log = config.access_log and logging.getLogger("longwire.access").isEnabledFor(
+            logging.INFO
+        )
+        self.connections: set[Any] = set()
+
+
+class Server:
+    """A longwire server for ``app``: ``async with Server(app, port=0) as server: ...``.
+
+    Args:
+        app: the ``App`` to serve.
+        host: address to listen on. Default ``127.0.0.1``.
+        port: port to listen on; 0 picks a free one (see ``port``).
+        config: settings (``ServerConfig``).
+        sock: an already listening socket to use instead of ``host``/``port``.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        config: ServerConfig | None = None,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.config = config or ServerConfig()
+        self._port = port
+        self._sock = sock
+        self._server: asyncio.Server | None = None
+        self._state: ServerState | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the real one when 0 was asked for)."""
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connections(self) -> int:
+        """How many connections (HTTP and WebSocket) are open."""
+        return len(self._state.connections) if self._state else 0
+
+    async def start(self) -> None:
+        """Run the app's startup hooks, then listen.
+
+        Raises:
+            LongwireError: the address is in use or cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        state = self._state = ServerState(self.app, self.config, loop)
+        await self.app.startup()
+        try:
+            if self._sock is not None:
+                server = await loop.create_server(
+                    lambda: HTTPServerProtocol(state),
+                    sock=self._sock,
+                    ssl=self.config.ssl,
+                    backlog=self.config.backlog,
+                )
+            else:
+                server = await loop.create_server(
+                    lambda: HTTPServerProtocol(state),
+                    self.host,
+                    self._port,
+                    ssl=self.config.ssl,
+                    backlog=self.config.backlog,
+                    reuse_address=True,
+                )
+        except OSError as exc:
+            await self.app.shutdown()
+            raise LongwireError(
+                f"cannot listen on {self.host}:{self._port}: {exc.strerror or exc}"
+            ) from exc
+        self._server = server
+        scheme = "https" if self.config.ssl is not None else "http"
+        logger.info("listening on %s://%s:%d", scheme, self.host, self.port)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Stop gracefully: stop accepting, close WebSockets with 1001 Going Away,
+        let in-flight requests finish, then drop what is left after ``timeout``
+        (default ``config.shutdown_timeout``) and run the app's shutdown hooks.
+        """
+        if self._server is None or self._state is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        connections = self._state.connections
+        for connection in list(connections):
+            connection._going_away()
+        limit = self.config.shutdown_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while connections and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if connections:
+            logger.warning(
+                "dropping %d connections still open after %.1fs", len(connections), limit
+            )
+            for connection in list(connections):
+                connection._abort()
+            await asyncio.sleep(0)
+        await self.app.shutdown()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+
+def make_config(
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    config: ServerConfig | None = None,
+    **options: Any,
+) -> ServerConfig:
+    """Build a ``ServerConfig`` from keyword options.
+
+    ``options`` are ``ServerConfig`` fields, or ``WebSocketOptions`` fields (which
+    go into ``websocket``). ``tls_cert``/``tls_key`` are PEM files for https/wss.
+
+    Raises:
+        TypeError: an unknown option.
+        LongwireError: a certificate or key cannot be loaded.
+    """
+    server_names = {f.name for f in fields(ServerConfig)}
+    ws_names = {f.name for f in fields(WebSocketOptions)}
+    server_options = {k: v for k, v in options.items() if k in server_names}
+    ws_options = {k: v for k, v in options.items() if k in ws_names}
+    unknown = set(options) - server_names - ws_names
+    if unknown:
+        raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+    base = config or ServerConfig()
+    if ws_options:
+        server_options["websocket"] = replace(
+            server_options.get("websocket", base.websocket), **ws_options
+        )
+    if tls_cert is not None or tls_key is not None:
+        server_options["ssl"] = server_ssl_context(tls_cert, tls_key)
+    return replace(base, **server_options)
+
+
+async def serve(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    config: ServerConfig | None = None,
+    sock: socket.socket | None = None,
+    ready: Callable[[Server], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    server = Server(app, host=host, port=port, config=config, sock=sock)
+    try:
+        await server.start()
+        if ready is not None:
+            result = ready(server)
+            if asyncio.iscoroutine(result):
+                await result
+        await stop.wait()
+        logger.info("shutting down (grace period %.1fs)", server.config.shutdown_timeout)
+        await server.shutdown()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def run(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    uvloop: bool | None = None,
+    ready: Callable[[Server], Awaitable[None] | None] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``app`` in a new event loop until SIGINT/SIGTERM (blocking).
+
+    Args:
+        uvloop: use uvloop (True: required; None: if installed; False: never).
+        ready: called with the ``Server`` once it listens.
+        options: ``make_config`` options (``ServerConfig`` and ``WebSocketOptions``
+            fields, ``tls_cert``, ``tls_key``).
+
+    Raises:
+        LongwireError: bad settings, unusable certificate, address in use.
+    """
+    config = make_config(**options)
+    loop_factory = _loop_factory(uvloop)
+    coro = serve(app, host, port, config=config, ready=ready)
+    if loop_factory is None:
+        logger.info("event loop: asyncio (default)")
+        asyncio.run(coro)
+    else:
+        logger.info("event loop: uvloop")
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(coro)
+
+
+def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if use_uvloop is False:
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError as exc:
+        if use_uvloop:
+            raise LongwireError("uvloop is not installed: pip install 'longwire[speed]'") from exc
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
