@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from email.utils import formatdate
 from collections import deque
+from email.utils import formatdate
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
