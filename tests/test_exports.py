@@ -6,7 +6,9 @@ import pytest
 
 import longwire
 
-PUBLIC_MODULES = ["longwire", "longwire.http1", "longwire.websocket"]
+PUBLIC_MODULES = [
+    "longwire", "longwire.http1", "longwire.websocket", "longwire.aio", "longwire.app",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -32,6 +34,8 @@ def test_top_level_exports():
     assert set(longwire.__all__) >= {
         "LongwireError", "ProtocolError", "LocalProtocolError", "RemoteProtocolError",
         "HandshakeError", "ConnectionClosed", "Role", "__version__",
+        "App", "Request", "Response", "StreamingResponse", "HTTPError",
+        "WebSocket", "ReadyState", "connect", "Server", "ServerConfig", "run",
     }
     assert longwire.__version__.count(".") == 2
 
