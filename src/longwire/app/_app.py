@@ -1,0 +1,285 @@
+"""``App``: routes, middleware and lifecycle hooks, behind the methods a server calls.
+
+::
+
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def item(request):
+        return {"id": request.path_params["item_id"]}
+
+A server drives an ``App`` through four methods: ``await app.startup()`` once,
+``await app.handle(request)`` per HTTP request (it always returns a
+``Response``), ``app.match_websocket(path)`` per WebSocket handshake, and
+``await app.shutdown()`` once at the end.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeAlias, TypeVar
+
+from ._errors import HTTPError
+from ._request import Request
+from ._response import Response
+from ._routing import UNSET, Route, Router, WebSocketRoute, _Unset
+
+__all__ = ["App", "CallNext", "Middleware"]
+
+_logger = logging.getLogger("longwire.app")
+
+CallNext: TypeAlias = Callable[[Request], Awaitable[Response]]
+"""What a middleware calls to run the rest of the chain: ``await call_next(request)``."""
+
+Middleware: TypeAlias = Callable[[Request, CallNext], Awaitable[Response]]
+"""``async def middleware(request, call_next) -> Response``."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_M = TypeVar("_M", bound=Middleware)
+
+
+def _to_response(result: object) -> Response:
+    """The response for what a handler returned, other than a ``Response``.
+
+    Raises:
+        TypeError: ``result`` is of a type handlers may not return.
+    """
+    if isinstance(result, str):
+        return Response.text(result)
+    if isinstance(result, bytes):
+        return Response(result)
+    if isinstance(result, (dict, list)):
+        return Response.json(result)
+    if result is None:
+        return Response(b"", 204)
+    raise TypeError(
+        f"a handler returned {type(result).__name__}: return a Response, str, bytes, "
+        "dict, list or None"
+    )
+
+
+def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
+    # A plain function returning the middleware's coroutine: no extra coroutine
+    # per layer per request.
+    def call(request: Request) -> Awaitable[Response]:
+        return middleware(request, call_next)
+
+    return call
+
+
+def _strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be an iterable of str, not a str: wrap it in a tuple")
+    return tuple(values)
+
+
+class App:
+    """A web application: HTTP routes, WebSocket routes, middleware, lifecycle hooks.
+
+    HTTP handlers take the ``Request`` and may be ``async def`` or plain ``def``
+    (a plain function runs on the event loop: it must not block). They return
+    a ``Response`` (sent as is), ``str`` (``text/plain``), ``bytes`` (no
+    ``Content-Type``), ``dict`` or ``list`` (JSON) or ``None`` (204 No
+    Content), or raise ``HTTPError``.
+
+    Attributes:
+        router: the ``Router`` the decorators register routes with.
+    """
+
+    def __init__(self) -> None:
+        self.router = Router()
+        # The router's table of static paths, read on the fast path of handle().
+        self._static = self.router._static
+        self._middleware: list[Middleware] = []
+        # The middleware chain around _dispatch, built when middleware is added;
+        # None while there is none, so handle() skips it.
+        self._stack: CallNext | None = None
+        self._on_startup: list[Callable[[], Any]] = []
+        self._on_shutdown: list[Callable[[], Any]] = []
+
+    # Registration
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",)) -> Callable[[_F], _F]:
+        """Decorator: route ``methods`` on ``path`` to the decorated handler.
+
+        Raises:
+            ValueError: (when decorating) the pattern or a method is invalid,
+                or a method of ``path`` already has a route.
+        """
+
+        def register(handler: _F) -> _F:
+            self.router.add(path, handler, methods)
+            return handler
+
+        return register
+
+    def get(self, path: str) -> Callable[[_F], _F]:
+        """Decorator: route ``GET`` (and so ``HEAD``) on ``path``."""
+        return self.route(path, ("GET",))
+
+    def post(self, path: str) -> Callable[[_F], _F]:
+        """Decorator: route ``POST`` on ``path``."""
+        return self.route(path, ("POST",))
+
+    def put(self, path: str) -> Callable[[_F], _F]:
+        """Decorator: route ``PUT`` on ``path``."""
+        return self.route(path, ("PUT",))
+
+    def patch(self, path: str) -> Callable[[_F], _F]:
+        """Decorator: route ``PATCH`` on ``path``."""
+        return self.route(path, ("PATCH",))
+
+    def delete(self, path: str) -> Callable[[_F], _F]:
+        """Decorator: route ``DELETE`` on ``path``."""
+        return self.route(path, ("DELETE",))
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        subprotocols: Iterable[str] = (),
+        origins: Iterable[str] | None = None,
+        compression: bool = True,
+        max_message_size: int | _Unset | None = UNSET,
+    ) -> Callable[[_F], _F]:
+        """Decorator: route WebSocket connections to ``path`` to the decorated handler.
+
+        Args:
+            path: the path pattern (same syntax as HTTP routes).
+            subprotocols: subprotocols to offer, by preference.
+            origins: ``Origin`` values to accept; ``None`` accepts any.
+            compression: whether to negotiate permessage-deflate.
+            max_message_size: the message size limit in bytes, ``None`` for
+                none; by default the server's setting applies.
+
+        Raises:
+            TypeError: ``subprotocols`` or ``origins`` is a ``str``.
+            ValueError: (when decorating) the pattern is invalid or taken.
+        """
+        offered = _strings("subprotocols", subprotocols)
+        accepted = None if origins is None else frozenset(_strings("origins", origins))
+
+        def register(handler: _F) -> _F:
+            route = WebSocketRoute(path, handler, offered, accepted, compression, max_message_size)
+            self.router.add_websocket(path, route)
+            return handler
+
+        return register
+
+    def middleware(self, middleware: _M) -> _M:
+        """Decorator: wrap every HTTP request in ``async def middleware(request, call_next)``.
+
+        The first registered runs outermost. A middleware may answer by itself
+        (short-circuit) or ``await call_next(request)`` and return, or change,
+        that response. Handler errors other than ``HTTPError`` propagate
+        through ``call_next``; unhandled, they become a 500.
+        """
+        self._middleware.append(middleware)
+        stack: CallNext = self._dispatch
+        for outer in reversed(self._middleware):
+            stack = _link(outer, stack)
+        self._stack = stack
+        return middleware
+
+    def on_startup(self, hook: _F) -> _F:
+        """Decorator: run ``hook()`` (sync or async) in ``startup()``, in registration order."""
+        self._on_startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: _F) -> _F:
+        """Decorator: run ``hook()`` (sync or async) in ``shutdown()``, in registration order."""
+        self._on_shutdown.append(hook)
+        return hook
+
+    # What the server calls
+
+    async def handle(self, request: Request) -> Response:
+        """Answer ``request``: route it, run middleware and handler, convert the result.
+
+        Never raises (``CancelledError`` aside): ``HTTPError`` becomes its
+        response, an unknown path 404, a known path with another method 405
+        (with ``Allow``), any other exception is logged to the
+        ``longwire.app`` logger and becomes a 500.
+        """
+        try:
+            if self._stack is not None:
+                response = await self._stack(request)
+                if not isinstance(response, Response):
+                    raise TypeError(
+                        f"a middleware returned {type(response).__name__}, not a Response"
+                    )
+                return response
+            # _dispatch without the extra coroutine: the hot path of every request.
+            targets = self._static.get(request.path)
+            route = None if targets is None else targets.get(request.method)
+            if route is None:
+                route = self._match(request)
+            result = await route.call(request)
+            if isinstance(result, Response):
+                return result
+            return _to_response(result)
+        except HTTPError as exc:
+            return exc.response()
+        except Exception:
+            _logger.exception("unhandled error in %s %s", request.method, request.target)
+            return Response.text("Internal Server Error\n", 500)
+
+    def match_websocket(self, path: str) -> tuple[WebSocketRoute, dict[str, Any]] | None:
+        """The WebSocket route for ``path`` and its parameters, or ``None``.
+
+        Args:
+            path: the percent-decoded path, without the query (``Request.path``).
+        """
+        return self.router.match_websocket(path)
+
+    async def startup(self) -> None:
+        """Run the startup hooks in order; the first to raise stops startup."""
+        for hook in self._on_startup:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+
+    async def shutdown(self) -> None:
+        """Run the shutdown hooks in order; one that raises is logged and the rest still run."""
+        for hook in self._on_shutdown:
+            try:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _logger.exception("shutdown hook %r failed", hook)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve the application with longwire's asyncio server until interrupted.
+
+        ``options`` go to :func:`longwire.aio.run`.
+        """
+        from ..aio import run as _run  # noqa: PLC0415 - the server imports this module
+
+        _run(self, host=host, port=port, **options)
+
+    # Internals
+
+    def _match(self, request: Request) -> Route:
+        """The route for ``request`` off the static fast path; sets its ``path_params``."""
+        route, params = self.router.match(request.method, request.path)
+        request.path_params = params
+        return route
+
+    async def _dispatch(self, request: Request) -> Response:
+        """The innermost step of the middleware chain: route, call, convert.
+
+        ``HTTPError`` becomes a response here, so middleware sees 404s and the
+        like as responses; other exceptions propagate to the middleware.
+        """
+        try:
+            targets = self._static.get(request.path)
+            route = None if targets is None else targets.get(request.method)
+            if route is None:
+                route = self._match(request)
+            result = await route.call(request)
+        except HTTPError as exc:
+            return exc.response()
+        return result if isinstance(result, Response) else _to_response(result)

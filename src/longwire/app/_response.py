@@ -1,0 +1,218 @@
+"""Responses: what a handler returns and the server writes.
+
+The server reads four attributes from any response, nothing else:
+
+- ``status`` (``int``, 100-599),
+- ``headers`` (a :class:`~longwire.http1.Headers`; the server adds
+  ``Content-Length`` or ``Transfer-Encoding`` itself, so don't set them),
+- ``body`` (``bytes``; ``b""`` for a streaming response),
+- ``stream`` (``None`` for a fixed body, else an async iterator of ``bytes``).
+
+``StreamingResponse`` is a ``Response`` whose body comes from ``stream``, so one
+type, and one ``isinstance`` check, covers everything a handler may return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from ..http1._headers import Headers, HeadersLike
+
+__all__ = ["Response", "StreamingResponse"]
+
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+_JSON = "application/json"
+
+# One encoder for every JSON response: json.dumps() with non-default options
+# builds a new JSONEncoder on each call. NaN and Infinity are not JSON
+# (RFC 8259 §6), so they raise ValueError instead of producing a body no
+# parser accepts.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+# Characters left as they are in a Location header: the URI reserved and
+# unreserved sets, plus "%" so an already-encoded URL is not encoded twice.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _check_status(status: object) -> int:
+    """``status`` as an ``int``, or ``ValueError`` unless it is an integer in 100..599."""
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return int(status)  # plain int even for an IntEnum such as http.HTTPStatus
+    raise ValueError(f"status must be an integer from 100 to 599, not {status!r}")
+
+
+def _headers(headers: HeadersLike) -> Headers:
+    # A copy of a Headers the caller passes: adding Content-Type must not
+    # change an object the application may reuse for other responses.
+    if isinstance(headers, Headers):
+        return headers.copy()
+    return Headers(headers)
+
+
+class Response:
+    """An HTTP response with a fixed body.
+
+    Args:
+        body: the body; a ``str`` is encoded as UTF-8.
+        status: the status code, an integer from 100 to 599.
+        headers: header fields, as a ``Headers`` (copied) or ``(name, value)`` pairs.
+        content_type: the ``Content-Type``. When ``None``, a ``str`` body gets
+            ``text/plain; charset=utf-8`` (unless ``headers`` has one) and a
+            ``bytes`` body gets no ``Content-Type`` at all.
+
+    Raises:
+        ValueError: ``status`` is not an integer from 100 to 599.
+        TypeError: ``body`` is neither ``bytes`` nor ``str``.
+    """
+
+    __slots__ = ("body", "headers", "status", "stream")
+
+    status: int
+    headers: Headers
+    body: bytes
+    stream: AsyncIterator[bytes] | None
+
+    def __init__(
+        self,
+        body: bytes | str = b"",
+        status: int = 200,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        if type(status) is not int or not 100 <= status <= 599:
+            status = _check_status(status)
+        self.status = status
+        if isinstance(body, str):
+            body = body.encode()
+            default_type: str | None = _TEXT
+        elif isinstance(body, bytes):
+            default_type = None
+        else:
+            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+        if headers is None:
+            # Headers() costs as much as the rest of this method (it runs a
+            # comprehension over no fields) and nearly every response pays it,
+            # so the empty Headers is made directly.
+            fields = Headers.__new__(Headers)
+            fields._fields = []
+            if content_type is None:
+                content_type = default_type
+            if content_type is not None:
+                fields.add("Content-Type", content_type)
+        else:
+            fields = _headers(headers)
+            if content_type is not None:
+                fields.set("Content-Type", content_type)
+            elif default_type is not None and "content-type" not in fields:
+                fields.add("Content-Type", default_type)
+        self.status = status
+        self.headers = fields
+        self.body = body
+        self.stream = None
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: HeadersLike | None = None) -> Response:
+        """A ``text/plain; charset=utf-8`` response."""
+        return Response(text.encode(), status, headers, _TEXT)
+
+    @classmethod
+    def html(cls, html: str, status: int = 200, headers: HeadersLike | None = None) -> Response:
+        """A ``text/html; charset=utf-8`` response."""
+        return Response(html.encode(), status, headers, _HTML)
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, headers: HeadersLike | None = None) -> Response:
+        """An ``application/json`` response: ``obj`` as compact UTF-8 JSON.
+
+        Raises:
+            TypeError: ``obj`` holds something JSON cannot represent.
+            ValueError: ``obj`` holds NaN or an infinity (not valid JSON).
+        """
+        return Response(_encode_json(obj).encode(), status, headers, _JSON)
+
+    @classmethod
+    def redirect(cls, url: str, status: int = 307, headers: HeadersLike | None = None) -> Response:
+        """A redirect to ``url`` with an empty body.
+
+        Characters a header cannot carry (non-ASCII, spaces) are percent-encoded.
+        307 keeps the method and body; use 303 to turn a POST into a GET.
+
+        Raises:
+            ValueError: ``status`` is not a 3xx status.
+        """
+        if not (isinstance(status, int) and 300 <= status <= 399):
+            raise ValueError(f"a redirect status must be 3xx, not {status!r}")
+        response = Response(b"", status, headers)
+        response.headers.set("Location", quote(url, safe=_URL_SAFE))
+        return response
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status}, {len(self.body)} bytes>"
+
+
+class StreamingResponse(Response):
+    """A response whose body is produced chunk by chunk.
+
+    Args:
+        content: an async or plain iterable of ``bytes`` or ``str`` chunks
+            (``str`` is encoded as UTF-8). A plain iterable runs on the event
+            loop: it must not block (wrap blocking reads yourself).
+        status: the status code, an integer from 100 to 599.
+        headers: header fields, as a ``Headers`` (copied) or ``(name, value)`` pairs.
+        content_type: the ``Content-Type``, or ``None`` for none.
+
+    ``body`` is ``b""``; ``stream`` is an async iterator of ``bytes``, good for
+    one pass. A chunk of another type raises ``TypeError`` from the iterator.
+
+    Raises:
+        ValueError: ``status`` is not an integer from 100 to 599.
+        TypeError: ``content`` is ``str``/``bytes`` (use ``Response``) or not iterable.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        content: AsyncIterable[bytes | str] | Iterable[bytes | str],
+        status: int = 200,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        if isinstance(content, (str, bytes, bytearray, memoryview)):
+            raise TypeError(
+                "StreamingResponse needs an iterable of chunks: use Response for one body"
+            )
+        if not isinstance(content, (AsyncIterable, Iterable)):
+            raise TypeError(
+                f"content must be an iterable or async iterable, not {type(content).__name__}"
+            )
+        super().__init__(b"", status, headers, content_type)
+        self.stream = _chunks(content)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status}, streaming>"
+
+
+def _to_bytes(chunk: object) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode()
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"a streamed chunk must be bytes or str, not {type(chunk).__name__}")
+
+
+async def _chunks(
+    content: AsyncIterable[bytes | str] | Iterable[bytes | str],
+) -> AsyncIterator[bytes]:
+    if isinstance(content, AsyncIterable):
+        async for chunk in content:
+            yield _to_bytes(chunk)
+    else:
+        for chunk in content:
+            yield _to_bytes(chunk)
