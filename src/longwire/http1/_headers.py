@@ -99,9 +99,7 @@ class Headers:
         # Equal when the same fields appear in the same order, names compared
         # case-insensitively (the case of a name carries no meaning).
         if isinstance(other, Headers):
-            return [(lo, v) for lo, _, v in self._fields] == [
-                (lo, v) for lo, _, v in other._fields
-            ]
+            return [(lo, v) for lo, _, v in self._fields] == [(lo, v) for lo, _, v in other._fields]
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -132,6 +130,18 @@ class Headers:
         """Remove every field named ``name`` (no error when absent)."""
         lname = name.lower()
         self._fields = [field for field in self._fields if field[0] != lname]
+
+    def copy_with(self, fields: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()) -> Headers:
+        """A copy without the fields named in ``drop``, with ``fields`` appended."""
+        dropped = {name.lower() for name in drop}
+        new = Headers()
+        new._fields = (
+            [field for field in self._fields if field[0] not in dropped]
+            if dropped
+            else (list(self._fields))
+        )
+        new._fields += [(name.lower(), name, value) for name, value in fields]
+        return new
 
     def copy(self) -> Headers:
         """A shallow copy."""

@@ -60,10 +60,29 @@ def _new_headers(fields: list[tuple[str, str, str]]) -> Headers:
     return headers
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__ and then
+# validates; the parser's events are valid by construction and made once per
+# message, so they are built by setting the slots directly (the result is the same).
+_SET_TRAILERS = EndOfMessage.__dict__["trailers"].__set__
+_SET_METHOD = Request.__dict__["method"].__set__
+_SET_TARGET = Request.__dict__["target"].__set__
+_SET_HEADERS = Request.__dict__["headers"].__set__
+_SET_VERSION = Request.__dict__["http_version"].__set__
+
+
 def end_of_message() -> EndOfMessage:
-    # EndOfMessage() builds its empty trailers through Headers.__init__; this is
-    # the same event, built the cheaper way (it is on every message's path).
-    return EndOfMessage(trailers=_new_headers([]))
+    event: EndOfMessage = object.__new__(EndOfMessage)
+    _SET_TRAILERS(event, _new_headers([]))
+    return event
+
+
+def _new_request(method: str, target: str, headers: Headers, version: str) -> Request:
+    request: Request = object.__new__(Request)
+    _SET_METHOD(request, method)
+    _SET_TARGET(request, target)
+    _SET_HEADERS(request, headers)
+    _SET_VERSION(request, version)
+    return request
 
 
 class Reader:
@@ -171,7 +190,7 @@ class Reader:
         cycle.waiting_100 = expect and http11 and framing != NO_BODY
 
         headers = _new_headers(fields)
-        request = Request(method=method, target=target, headers=headers, http_version=version)
+        request = _new_request(method, target, headers, version)
         if framing == NO_BODY:
             return request, cycle, False
         self._start_body(framing, length)

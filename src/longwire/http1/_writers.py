@@ -293,20 +293,42 @@ def _field_lines(headers: Headers) -> tuple[list[str], dict[str, list[str]]]:
     """
     lines = []
     special: dict[str, list[str]] = {}
-    cache = NAME_CACHE
+    cache = _LINE_CACHE
     for name, value in headers:
-        lower = cache.get(name) or lower_field_name(name)
-        if lower is None:
-            raise LocalProtocolError(f"invalid header name {name!r}: it must be a token")
-        if not _FIELD_VALUE(value):
-            raise LocalProtocolError(
-                f"invalid header value for {name}: {value!r} (no CR, LF, NUL or other "
-                "control characters, no leading or trailing whitespace)"
-            )
-        if lower in SPECIAL_FIELDS:
+        known = cache.get((name, value))
+        if known is None:
+            known = _field_line(name, value)
+        line, lower = known
+        if lower is not None:
             special.setdefault(lower, []).append(value)
-        lines.append(f"{name}: {value}\r\n")
+        lines.append(line)
     return lines, special
+
+
+# Servers send the same fields over and over (Content-Type, Server, Date within a
+# second, the same Content-Length): a validated field is remembered, so checking it
+# again costs one dict lookup. Bounded: cleared when full.
+_LINE_CACHE: dict[tuple[str, str], tuple[str, str | None]] = {}
+_LINE_CACHE_SIZE: Final = 1024
+_LINE_CACHE_ITEM_LENGTH: Final = 256
+
+
+def _field_line(name: str, value: str) -> tuple[str, str | None]:
+    """The line for one field, and its lowercased name if it is a framing field."""
+    lower = NAME_CACHE.get(name) or lower_field_name(name)
+    if lower is None:
+        raise LocalProtocolError(f"invalid header name {name!r}: it must be a token")
+    if not _FIELD_VALUE(value):
+        raise LocalProtocolError(
+            f"invalid header value for {name}: {value!r} (no CR, LF, NUL or other "
+            "control characters, no leading or trailing whitespace)"
+        )
+    known = (f"{name}: {value}\r\n", lower if lower in SPECIAL_FIELDS else None)
+    if len(name) + len(value) <= _LINE_CACHE_ITEM_LENGTH:
+        if len(_LINE_CACHE) >= _LINE_CACHE_SIZE:
+            _LINE_CACHE.clear()
+        _LINE_CACHE[name, value] = known
+    return known
 
 
 def _is_field(line: str, lower: str) -> bool:

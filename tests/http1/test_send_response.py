@@ -1,0 +1,88 @@
+"""Connection.send_response is send(Response) + send(Data) + send(EndOfMessage), in one call."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from longwire import LocalProtocolError, Role
+from longwire.http1 import Connection, Data, EndOfMessage, Response
+
+METHODS = st.sampled_from(["GET", "HEAD", "POST", "OPTIONS"])
+VERSIONS = st.sampled_from(["1.1", "1.0"])
+STATUSES = st.sampled_from([200, 201, 204, 301, 304, 404, 500])
+EXTRA_HEADERS = st.lists(
+    st.sampled_from(
+        [("Content-Type", "text/plain"), ("Connection", "close"), ("X-A", "1"),
+         ("Connection", "keep-alive"), ("Cache-Control", "no-store")]
+    ),
+    max_size=3,
+)
+
+
+def _server_with_request(method, version, request_headers):
+    conn = Connection(Role.SERVER)
+    head = f"{method} / HTTP/{version}\r\nHost: x\r\n{request_headers}\r\n".encode()
+    conn.receive_data(head)
+    return conn
+
+
+@given(METHODS, VERSIONS, STATUSES, EXTRA_HEADERS, st.binary(max_size=40),
+       st.sampled_from(["", "Connection: close\r\n", "Connection: keep-alive\r\n"]),
+       st.booleans())
+def test_same_bytes_and_states_as_three_sends(method, version, status, extra, body,
+                                              request_headers, chunked):
+    if status in (204, 304) or method == "HEAD":
+        body_to_send = b""
+    else:
+        body_to_send = body
+    headers = list(extra)
+    if status != 204:
+        if chunked and version == "1.1":
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            headers.append(("Content-Length", str(len(body_to_send))))
+    one = _server_with_request(method, version, request_headers)
+    three = _server_with_request(method, version, request_headers)
+
+    def outcome(send):
+        try:
+            return send(), None
+        except LocalProtocolError as exc:
+            return None, str(exc)
+
+    def three_sends():
+        data = three.send(Response(status_code=status, headers=headers))
+        if body_to_send:
+            data += three.send(Data(data=body_to_send))
+        return data + three.send(EndOfMessage())
+
+    expected = outcome(three_sends)
+    got = outcome(lambda: one.send_response(Response(status_code=status, headers=headers),
+                                            body_to_send))
+    assert got == expected
+    assert (one.our_state, one.their_state, one.keep_alive) == (
+        three.our_state, three.their_state, three.keep_alive)
+
+
+def test_answers_pipelined_requests_in_turn():
+    conn = Connection(Role.SERVER)
+    conn.receive_data(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    for _ in range(2):
+        out = conn.send_response(Response(status_code=200, headers=[("Content-Length", "2")]), b"ok")
+        assert out.endswith(b"\r\n\r\nok")
+    with pytest.raises(LocalProtocolError):
+        conn.send_response(Response(status_code=200, headers=[("Content-Length", "0")]))
+
+
+def test_body_that_does_not_match_content_length_is_refused():
+    conn = _server_with_request("GET", "1.1", "")
+    with pytest.raises(LocalProtocolError, match="Content-Length"):
+        conn.send_response(Response(status_code=200, headers=[("Content-Length", "5")]), b"abc")
+    assert conn.our_state.name == "ERROR"
+
+
+def test_connect_goes_the_long_way():
+    conn = Connection(Role.SERVER)
+    conn.receive_data(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    with pytest.raises(LocalProtocolError):
+        conn.send_response(Response(status_code=200), b"")
