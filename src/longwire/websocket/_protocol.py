@@ -74,6 +74,9 @@ _PONG = Opcode.PONG.value
 # First header bytes of an unfragmented, uncompressed text or binary message.
 _FIN_TEXT = FIN | _TEXT
 _FIN_BINARY = FIN | _BINARY
+# Headers of unmasked single-frame messages of 0 to 125 bytes, built once.
+_SMALL_TEXT_HEADERS = [frame_header(_FIN_TEXT, n, masked=False) for n in range(126)]
+_SMALL_BINARY_HEADERS = [frame_header(_FIN_BINARY, n, masked=False) for n in range(126)]
 _FAST_FIRST_BYTES = (_FIN_TEXT, _FIN_BINARY)
 
 
@@ -570,6 +573,22 @@ class Connection:
             TypeError: ``data`` is neither str nor bytes-like.
             ValueError: ``fragment_size`` is less than 1.
         """
+        if (
+            self._masking_keys is None
+            and (self._deflate is None or not compress)
+            and fragment_size is None
+            and self.state is State.OPEN
+        ):
+            # The server's common case, made short: one small unmasked frame.
+            kind = type(data)
+            if kind is str and len(data) < 126:
+                payload = data.encode()  # type: ignore[union-attr]
+                if len(payload) < 126:  # else (non-ASCII) the general path below
+                    self._out += (_SMALL_TEXT_HEADERS[len(payload)], payload)
+                    return
+            elif kind is bytes and len(data) < 126:
+                self._out += (_SMALL_BINARY_HEADERS[len(data)], data)  # type: ignore[arg-type]
+                return
         if self.state is not State.OPEN:
             # RFC 6455 §5.5.1: "The application MUST NOT send any more data frames
             # after sending a Close frame."
