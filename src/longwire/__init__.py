@@ -22,14 +22,36 @@ from ._role import Role
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .aio import ReadyState, Server, ServerConfig, WebSocket, WebSocketOptions, connect, run
+    from .aio import (
+        ReadyState,
+        Reconnect,
+        ReconnectingWebSocket,
+        Server,
+        ServerConfig,
+        WebSocket,
+        WebSocketOptions,
+        connect,
+        run,
+    )
     from .app import App, HTTPError, Request, Response, StreamingResponse
 
 # The server and app layers load on first use, so that importing a sans-I/O core
 # (``longwire.http1``, ``longwire.websocket``) does not import asyncio or socket.
 _LAZY = {
     **dict.fromkeys(
-        ("ReadyState", "Server", "ServerConfig", "WebSocket", "WebSocketOptions", "connect", "run"),
+        (
+            "ReadyState",
+    "Reconnect",
+    "ReconnectingWebSocket",
+            "Reconnect",
+            "ReconnectingWebSocket",
+            "Server",
+            "ServerConfig",
+            "WebSocket",
+            "WebSocketOptions",
+            "connect",
+            "run",
+        ),
         "aio",
     ),
     **dict.fromkeys(("App", "HTTPError", "Request", "Response", "StreamingResponse"), "app"),
@@ -54,6 +76,8 @@ __all__ = [
     "LongwireError",
     "ProtocolError",
     "ReadyState",
+    "Reconnect",
+    "ReconnectingWebSocket",
     "RemoteProtocolError",
     "Request",
     "Response",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as ssl_module
-from collections.abc import Generator, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import fields, replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
 from .._errors import HandshakeError, LongwireError, RemoteProtocolError
@@ -20,6 +20,7 @@ from ..http1 import Connection, EndOfMessage, InformationalResponse, Response, R
 from ..http1._headers import HeadersLike
 from ..websocket import ClientHandshake, PerMessageDeflate
 from ._config import WebSocketOptions
+from ._reconnect import Reconnect, ReconnectingWebSocket
 from ._websocket import WebSocket
 
 __all__ = ["InvalidURI", "connect"]
@@ -69,8 +70,7 @@ class _HandshakeProtocol(asyncio.Protocol):
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport = cast(asyncio.Transport, transport)  # uvloop: no subclass
         http = self._http
         transport.write(http.send(self._handshake.request) + http.send(EndOfMessage()))
 
@@ -141,28 +141,74 @@ class _HandshakeProtocol(asyncio.Protocol):
             self._transport.abort()
 
 
-class connect:
-    """Open a WebSocket connection: ``async with connect(url) as ws:`` or ``await connect(url)``.
+_W = TypeVar("_W", WebSocket, ReconnectingWebSocket)
+
+
+def _deflate_offer(compression: object) -> PerMessageDeflate | None:
+    if isinstance(compression, PerMessageDeflate):
+        return compression
+    if compression is True or compression == "deflate":
+        # Let the server pick our window size too: it costs it nothing to accept.
+        return PerMessageDeflate(client_max_window_bits=None)
+    if compression is False or compression is None:
+        return None
+    raise ValueError(
+        f"compression must be True, False, None, 'deflate' or a PerMessageDeflate, "
+        f"not {compression!r}"
+    )
+
+
+class connect(Generic[_W]):
+    """Open a WebSocket: ``async with connect(url) as ws:`` or ``ws = await connect(url)``.
+
+    The connection is a ``WebSocket``; with ``reconnect``, a ``ReconnectingWebSocket``
+    that reopens itself when the connection drops.
 
     Args:
         url: ``ws://host[:port]/path?query`` or ``wss://...``.
         subprotocols: subprotocols to offer, most preferred first.
         headers: extra request headers.
         origin: an ``Origin`` header to send.
-        compression: offer permessage-deflate (default True); or the
-            ``PerMessageDeflate`` settings to offer.
-        open_timeout: seconds for TCP, TLS and the handshake together. Default 10.
+        compression: offer permessage-deflate: True or ``"deflate"`` (default), the
+            ``PerMessageDeflate`` settings to offer, or False/None for no compression.
+        open_timeout: seconds for TCP, TLS and the handshake together (None: no
+            limit). Default 10.
         ssl: for ``wss://``, an ``ssl.SSLContext`` (default: the system's CAs, with
-            certificate and host name verification on).
+            certificate and host name verification on); for example
+            ``client_ssl_context(cafile)`` to trust a private CA.
+        sock: an already connected socket to use instead of connecting.
+        reconnect: a ``Reconnect`` policy (True: the default one) to get a
+            ``ReconnectingWebSocket``. Default None: a plain ``WebSocket``.
         options: ``WebSocketOptions`` fields (``max_message_size``, ``ping_interval``, ...).
 
     Raises:
-        InvalidURI: the URL is not a WebSocket URL.
-        ConnectionRefusedError, OSError: the TCP connection failed.
-        TimeoutError: the handshake took longer than ``open_timeout``.
+        InvalidURI: the URL is not a WebSocket URL (raised at once, by ``connect(...)``).
+        TypeError: an unknown option.
+        ConnectionRefusedError, OSError: the TCP connection failed (the message
+            names the address).
+        ssl.SSLCertVerificationError: the server's certificate is not trusted.
+        TimeoutError: opening took longer than ``open_timeout``.
         HandshakeError: the server did not answer with a valid 101; ``status``
             and ``body`` (an excerpt) say what it answered instead.
     """
+
+    @overload
+    def __init__(
+        self: connect[WebSocket],
+        url: str,
+        *,
+        reconnect: Literal[False] | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: connect[ReconnectingWebSocket],
+        url: str,
+        *,
+        reconnect: Reconnect | Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -171,27 +217,49 @@ class connect:
         subprotocols: Iterable[str] = (),
         headers: HeadersLike = (),
         origin: str | None = None,
-        compression: bool | PerMessageDeflate = True,
+        compression: bool | str | PerMessageDeflate | None = True,
         open_timeout: float | None = 10.0,
         ssl: ssl_module.SSLContext | None = None,
         sock: socket.socket | None = None,
+        reconnect: Reconnect | bool | None = None,
         **options: Any,
     ) -> None:
         self.url = url
         self._secure, self._host, self._port, self._target, self._host_header = _parse_url(url)
+        if isinstance(subprotocols, str):
+            raise TypeError("subprotocols must be an iterable of str, not a str: wrap it in a list")
         self._subprotocols = tuple(subprotocols)
         self._headers = headers
         self._origin = origin
-        if compression is True:
-            compression = PerMessageDeflate(client_max_window_bits=None)
-        self._deflate = compression or None
+        self._deflate = _deflate_offer(compression)
         self._open_timeout = open_timeout
-        self._ssl = ssl
+        if self._secure:
+            self._ssl: ssl_module.SSLContext | None = ssl or ssl_module.create_default_context()
+        elif ssl is not None:
+            raise InvalidURI(f"an ssl context was given for a ws:// URL: {url!r}")
+        else:
+            self._ssl = None
         self._sock = sock
+        unknown = set(options) - {f.name for f in fields(WebSocketOptions)}
+        if unknown:
+            raise TypeError(f"connect() got unknown option(s): {', '.join(sorted(unknown))}")
         self._options = replace(WebSocketOptions(compression=self._deflate), **options)
-        self._ws: WebSocket | None = None
+        if reconnect is True:
+            reconnect = Reconnect()
+        if reconnect is not None and reconnect is not False and sock is not None:
+            raise ValueError("reconnect needs a URL to connect to, not a socket (sock=)")
+        self._reconnect = reconnect or None
+        self._ws: WebSocket | ReconnectingWebSocket | None = None
 
-    async def _connect(self) -> WebSocket:
+    async def _open(self) -> _W:
+        if self._reconnect is None:
+            ws: Any = await self._connect()
+        else:
+            ws = await ReconnectingWebSocket(self.url, self._connect, self._reconnect)._start()
+        return cast(_W, ws)
+
+    async def _connect(self, prepare: Callable[[WebSocket], None] | None = None) -> WebSocket:
+        """Open one connection; ``prepare`` is called on the ``WebSocket`` before the handshake."""
         loop = asyncio.get_running_loop()
         handshake = ClientHandshake(
             self._host_header,
@@ -201,12 +269,10 @@ class connect:
             origin=self._origin,
             headers=self._headers,
         )
-        ws = WebSocket(options=self._options, loop=loop)
-        context = None
-        if self._secure:
-            context = self._ssl or ssl_module.create_default_context()
-        elif self._ssl is not None:
-            raise InvalidURI(f"an ssl context was given for a ws:// URL: {self.url!r}")
+        ws = WebSocket(options=self._options, loop=loop, remote_address=(self._host, self._port))
+        if prepare is not None:
+            prepare(ws)
+        context = self._ssl
         protocol: _HandshakeProtocol | None = None
 
         def factory() -> _HandshakeProtocol:
@@ -227,24 +293,31 @@ class connect:
             assert protocol is not None
             await protocol.done
 
+        timeout = asyncio.timeout(self._open_timeout)
         try:
-            async with asyncio.timeout(self._open_timeout):
+            async with timeout:
                 await open_()
-        except TimeoutError:
+        except BaseException as exc:
+            # Timed out, cancelled or failed half way: the connection must not outlive us.
             if protocol is not None and protocol._transport is not None:
                 protocol._transport.abort()
-            raise TimeoutError(
-                f"WebSocket handshake with {self.url} took over {self._open_timeout}s"
-            ) from None
-        ws.remote_address = (self._host, self._port)
+            if timeout.expired():
+                raise TimeoutError(
+                    f"WebSocket handshake with {self.url} took over {self._open_timeout}s"
+                ) from None
+            if isinstance(exc, OSError):
+                # A DNS failure, for one, does not say which name it was about.
+                exc.add_note(f"while connecting to {self.url}")
+            raise
         return ws
 
-    def __await__(self) -> Generator[Any, None, WebSocket]:
-        return self._connect().__await__()
+    def __await__(self) -> Generator[Any, None, _W]:
+        return self._open().__await__()
 
-    async def __aenter__(self) -> WebSocket:
-        self._ws = await self._connect()
-        return self._ws
+    async def __aenter__(self) -> _W:
+        ws: _W = await self._open()
+        self._ws = ws
+        return ws
 
     async def __aexit__(
         self,
