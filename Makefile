@@ -11,12 +11,13 @@ REQUIRE_SPEEDUPS := $(if $(shell command -v cc 2>/dev/null),1,0)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The demo server in the foreground: open http://127.0.0.1:8000/, Ctrl+C stops it.
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
-	$(BIN)/longwire --version
-	$(BIN)/longwire demo
+	$(BIN)/longwire serve
 
 test: $(BIN)/python
+	bash scripts/system-deps.sh
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -25,8 +26,10 @@ test: $(BIN)/python
 	LONGWIRE_NO_SPEEDUPS=1 $(BIN)/python -m pytest -q tests/websocket tests/interop
 
 bench: $(BIN)/python
+	bash scripts/system-deps.sh
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/micro.py
+	$(BIN)/python bench/servers_bench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/longwire/*.so

@@ -25,6 +25,7 @@ class BodyReader:
         "_buffered",
         "_chunks",
         "_done",
+        "_error",
         "_failed",
         "_loop",
         "_pause",
@@ -52,6 +53,7 @@ class BodyReader:
         self._buffered = 0
         self._done = False
         self._failed = False
+        self._error: Exception | None = None
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -72,9 +74,14 @@ class BodyReader:
         self._done = True
         self._wake()
 
-    def fail(self) -> None:
-        """The connection closed before the body ended."""
+    def fail(self, error: Exception | None = None) -> None:
+        """The body will not end: the connection closed, or the client broke a limit.
+
+        ``read`` then raises ``error``, or ``ConnectionClosed`` when it is None.
+        """
         self._failed = True
+        if error is not None and self._error is None:
+            self._error = error
         self._wake()
 
     def _wake(self) -> None:
@@ -89,6 +96,7 @@ class BodyReader:
 
         Raises:
             ConnectionClosed: the client went away before sending the whole body.
+            HTTPError: the body broke a limit (e.g. 413); the app answers with it.
         """
         if self._before_first_read is not None:
             before, self._before_first_read = self._before_first_read, None
@@ -97,6 +105,8 @@ class BodyReader:
             if self._done:
                 return b""
             if self._failed:
+                if self._error is not None:
+                    raise self._error
                 raise ConnectionClosed(1006, "client disconnected before the body ended")
             waiter = self._waiter = self._loop.create_future()
             await waiter

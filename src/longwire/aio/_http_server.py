@@ -13,7 +13,7 @@ import time
 from collections import deque
 from email.utils import formatdate
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import LocalProtocolError, RemoteProtocolError
 from ..http1 import (
@@ -25,6 +25,7 @@ from ..http1 import (
     Request,
     Response,
     Role,
+    State,
 )
 from ._body import BodyReader
 from ._eager import Finished, start
@@ -52,6 +53,10 @@ _BUSY_503 = (
 _CONTINUE = InformationalResponse(status_code=100)
 _END = EndOfMessage()
 _HEADER, _IDLE = 1, 2  # what the deadline is for
+# Fields the server sets itself: an application's own are replaced.
+_FIXED_BODY_DROPS = ("content-length", "transfer-encoding")
+_FIXED_BODY_DROPS_CLOSING = (*_FIXED_BODY_DROPS, "connection")
+_CONNECTION = ("connection",)
 
 
 _date_cache: list[Any] = [0, ""]
@@ -81,6 +86,7 @@ class HTTPServerProtocol(asyncio.Protocol):
         "_http",
         "_loop",
         "_out",
+        "_parse_paused",
         "_queue",
         "_reading_paused",
         "_scheme",
@@ -107,6 +113,7 @@ class HTTPServerProtocol(asyncio.Protocol):
         self._upgraded = False
         self._out: list[bytes] = []
         self._reading_paused = False
+        self._parse_paused = False
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._deadline: float | None = None
@@ -116,8 +123,7 @@ class HTTPServerProtocol(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport = cast(asyncio.Transport, transport)  # uvloop: no subclass
         state = self._state
         limit = self._config.max_connections
         if limit is not None and len(state.connections) >= limit:
@@ -214,15 +220,19 @@ class HTTPServerProtocol(asyncio.Protocol):
             i += 1
         if self._queue:
             self._deadline = None  # a whole head arrived in time
-        if self._http.reading_paused and not self._reading_paused:
-            self._pause_reading()
+        if self._http.reading_paused:
+            # The core keeps further requests unparsed until we answer: reparse then.
+            self._parse_paused = True
+            if not self._reading_paused:
+                self._pause_reading()
         if not self._busy:
             self._dispatch()
 
     def _dispatch(self) -> None:
         """Answer queued requests in order, as long as their handlers finish at once."""
         queue = self._queue
-        while queue and not self._busy and self._transport is not None:
+        transport = self._transport
+        while queue and not self._busy and transport is not None and not transport.is_closing():
             event, body = queue.popleft()
             if event.headers.has_token("Upgrade", "websocket"):
                 self._upgrade(event)
@@ -282,35 +292,42 @@ class HTTPServerProtocol(asyncio.Protocol):
             response = AppResponse.text("Internal Server Error\n", status=500)
         stream = response.stream
         headers = response.headers
+        extra = [] if "date" in headers else [("Date", _http_date())]
+        closing = self._closing and not self._queue
+        if closing:
+            # The last answer (pipelined requests still queued are answered first).
+            extra.append(("Connection", "close"))
         if stream is None:
             body = response.body
-            headers = headers.copy() if headers else Headers()
-            headers.set("Content-Length", str(len(body)))
+            extra.append(("Content-Length", str(len(body))))
+            drop: tuple[str, ...] = _FIXED_BODY_DROPS_CLOSING if closing else _FIXED_BODY_DROPS
         else:
             body = b""
-            headers = headers.copy()
-        if "Date" not in headers:
-            headers.add("Date", _http_date())
-        if self._closing:
-            headers.set("Connection", "close")
+            drop = _CONNECTION if closing else ()
+        headers = headers.copy_with(extra, drop=drop)
         http = self._http
+        head_event = Response(status_code=response.status, headers=headers)
         try:
-            head = http.send(Response(status_code=response.status, headers=headers))
+            if stream is None:
+                # HEAD: the same head (Content-Length included), no body.
+                self._out.append(
+                    http.send_response(head_event, body if event.method != "HEAD" else b"")
+                )
+            else:
+                self._out.append(http.send(head_event))
         except LocalProtocolError as exc:
             logger.error("invalid response from the application: %s", exc)
             self._abort()
+            self._busy = False
             return
-        if stream is not None:
-            self._out.append(head)
+        if stream is not None and event.method == "HEAD":
+            # RFC 9110 §9.3.2: no content in answer to HEAD: the stream is not run.
+            self._out.append(http.send(_END))
+        elif stream is not None:
             self._write_out()
             task = self._loop.create_task(self._stream(stream))
             task.add_done_callback(partial(self._stream_done, event=event, started=started))
             return
-        out = self._out
-        out.append(head)
-        if body and event.method != "HEAD":
-            out.append(http.send(Data(data=body)))
-        out.append(http.send(_END))
         if self._state.access_log:
             self._log(event, response.status, len(body), started)
         self._cycle_done()
@@ -349,14 +366,18 @@ class HTTPServerProtocol(asyncio.Protocol):
     def _cycle_done(self) -> None:
         self._busy = False
         http = self._http
-        if not http.keep_alive or (self._closing and not self._queue):
+        # Not ``http.keep_alive``: that is about the next cycle, and a pipelined
+        # request may still await its answer (a last one with Connection: close).
+        if http.our_state is not State.IDLE or (self._closing and not self._queue):
             self._write_out()
             self._close()
             return
         if self._reading_paused and not http.reading_paused:
             self._resume_reading()
-        if http.reading_paused or not self._queue:
-            # Requests may be buffered unparsed (over the pipelining limit).
+        if self._parse_paused:
+            # Requests may be buffered unparsed (over the pipelining limit, or
+            # behind an upgrade request that was declined).
+            self._parse_paused = False
             try:
                 events = http.receive_data(b"")
             except RemoteProtocolError as exc:
@@ -388,6 +409,15 @@ class HTTPServerProtocol(asyncio.Protocol):
         if self._busy or self._queue:
             # Earlier requests are still being answered; answering out of order is
             # impossible, so stop here.
+            reader = self._body
+            if reader is not None and not self._queue:
+                # The body in error is that of the request in flight, whose handler
+                # may be waiting for it: its read raises HTTPError, which the app
+                # answers with the status (e.g. 413 for a chunked body over the limit).
+                from ..app import HTTPError  # noqa: PLC0415
+
+                reader.fail(HTTPError(status, exc.message))
+                self._body = None
             self._queue.clear()
             self._closing = True
             return
@@ -456,7 +486,12 @@ class HTTPServerProtocol(asyncio.Protocol):
             self._deadline = None
             return
         deadline = self._deadline = self._loop.time() + seconds
-        if self._timer is None:
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            # The armed timer would fire too late for this (shorter) deadline: a
+            # keep-alive timeout shorter than the header timeout must still apply.
+            if timer is not None:
+                timer.cancel()
             self._timer = self._loop.call_at(deadline, self._deadline_passed)
 
     def _deadline_passed(self) -> None:

@@ -31,7 +31,7 @@ class _Connection(Protocol):
 class ServerState:
     """What every connection of one server shares."""
 
-    __slots__ = ("access_log", "app", "config", "connections", "loop")
+    __slots__ = ("access_log", "app", "config", "connections", "handshakes", "loop")
 
     def __init__(self, app: App, config: ServerConfig, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
@@ -41,6 +41,9 @@ class ServerState:
             logging.INFO
         )
         self.connections: set[Any] = set()
+        # WebSockets whose handler has yet to accept or reject the handshake (their
+        # connection is counted in ``connections``): shutdown answers them 503.
+        self.handshakes: set[Any] = set()
 
 
 class Server:
@@ -128,7 +131,7 @@ class Server:
         server, self._server = self._server, None
         server.close()
         connections = self._state.connections
-        for connection in list(connections):
+        for connection in [*connections, *self._state.handshakes]:
             connection._going_away()
         limit = self.config.shutdown_timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()

@@ -53,6 +53,7 @@ def start_websocket(protocol: HTTPServerProtocol, event: Request) -> None:
         answer(403, f"origin {handshake.origin!r} is not allowed")
         return
     ws = ServerWebSocket(protocol, handshake, route, request, started)
+    protocol._state.handshakes.add(ws)
     try:
         result = route.handler(ws)
         if asyncio.iscoroutine(result):
@@ -111,6 +112,7 @@ class ServerWebSocket(WebSocket):
             raise LocalProtocolError(f"cannot accept: the WebSocket is {self._state.name}")
         transport = protocol._transport
         if transport is None:
+            self._server_state.handshakes.discard(self)
             self._state = ReadyState.CLOSED
             self.close_code = CloseCode.ABNORMAL_CLOSURE
             raise ConnectionClosed(
@@ -126,17 +128,20 @@ class ServerWebSocket(WebSocket):
         max_size = route.max_message_size
         if not (max_size is None or isinstance(max_size, int)):
             max_size = options.max_message_size
+        http = protocol._http
         response, core = handshake.accept(
             subprotocol=subprotocol,
             deflate=deflate,
             headers=headers,
             max_message_size=max_size,
+            # Frames the client sent right behind its request: parsed (and
+            # delivered) by the data_received(b"") in _open.
+            trailing_data=http.trailing_data,
         )
-        http = protocol._http
         transport.write(http.send(response))
-        core.receive_data(http.trailing_data)  # parsed (and delivered) in _open
         self._protocol = None
         state = protocol._state
+        state.handshakes.discard(self)
         state.connections.discard(protocol)
         state.connections.add(self)
         protocol._upgraded = True
@@ -171,6 +176,7 @@ class ServerWebSocket(WebSocket):
         if not 200 <= status <= 599:
             raise LocalProtocolError(f"a rejection needs a final status (200-599), not {status}")
         self._protocol = None
+        self._server_state.handshakes.discard(self)
         self._state = ReadyState.CLOSED
         self.close_code = CloseCode.ABNORMAL_CLOSURE
         if isinstance(body, str):

@@ -21,6 +21,7 @@ import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionClosed, LocalProtocolError
@@ -91,6 +92,7 @@ class WebSocket(asyncio.Protocol):
         "_started",
         "_state",
         "_transport",
+        "_unflushed",
         "_waiter",
         "_write_paused",
         "bytes_received",
@@ -130,6 +132,7 @@ class WebSocket(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._in_feed = False
         self._flush_scheduled = False
+        self._unflushed = 0  # about how many bytes send() queued since the last flush
         self._write_paused = False
         self._reading_paused = False
         self._released: Callable[[WebSocket], None] | None = None
@@ -245,7 +248,14 @@ class WebSocket(asyncio.Protocol):
     def _deliver(self, data: str | bytes) -> None:
         callback = self.on_message
         if callback is not None:
-            self._call(callback, data)
+            # _call, inlined: this runs once per message.
+            try:
+                result = callback(data)
+            except Exception as exc:
+                self._callback_failed(callback, exc)
+                return
+            if type(result) is CoroutineType:
+                self._loop.create_task(result).add_done_callback(self._callback_task_done)
             return
         queue = self._queue
         if queue is None:
@@ -256,7 +266,11 @@ class WebSocket(asyncio.Protocol):
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if len(queue) >= self._options.max_queue and not self._reading_paused:
+        if (
+            len(queue) >= self._options.max_queue
+            and not self._reading_paused
+            and self._state is ReadyState.OPEN  # CLOSING: the peer's Close must get in
+        ):
             # The application is not keeping up: stop reading, so TCP flow control
             # slows the peer down instead of our memory growing.
             self._reading_paused = True
@@ -329,9 +343,16 @@ class WebSocket(asyncio.Protocol):
         core = self._core
         assert core is not None
         core.send_message(data, compress=compress)
-        if not self._in_feed and not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        if not self._in_feed:
+            self._unflushed += len(data)
+            if self._unflushed > self._options.write_limit:
+                # Write now rather than at the end of the loop turn: the transport
+                # must see the bytes to pause us, or a producer that awaits each
+                # send (and so never yields) queues without bound.
+                self._flush()
+            elif not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
         if self._write_paused:
             return self._drained()
         return _DONE
@@ -387,6 +408,7 @@ class WebSocket(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._unflushed = 0
         core = self._core
         transport = self._transport
         if core is None or transport is None:
@@ -429,6 +451,11 @@ class WebSocket(asyncio.Protocol):
             self._core.close(code, reason)
             self._state = ReadyState.CLOSING
             self._flush()
+            if self._reading_paused and self._transport is not None:
+                # A full queue paused reading: the peer's Close must still be read,
+                # or the closing handshake can only time out.
+                self._reading_paused = False
+                self._transport.resume_reading()
         return closed
 
     async def wait_closed(self) -> None:
@@ -479,6 +506,15 @@ class WebSocket(asyncio.Protocol):
     def _keepalive_expired(self, future: asyncio.Future[float]) -> None:
         self._keepalive_timer = None
         if future.done() or self._state is ReadyState.CLOSED:
+            return
+        if self._reading_paused:
+            # We stopped reading (the application is behind on its queue): the
+            # Pong may be waiting unread, which says nothing about the peer.
+            # Check again once more time has passed.
+            assert self._options.ping_timeout is not None
+            self._keepalive_timer = self._loop.call_later(
+                self._options.ping_timeout, self._keepalive_expired, future
+            )
             return
         future.cancel()
         # The peer is unresponsive: say why, but don't wait for an answer that
@@ -573,7 +609,7 @@ class WebSocket(asyncio.Protocol):
         except Exception as exc:
             self._callback_failed(callback, exc)
             return
-        if asyncio.iscoroutine(result):
+        if type(result) is CoroutineType:
             task = self._loop.create_task(result)
             task.add_done_callback(self._callback_task_done)
 

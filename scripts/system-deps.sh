@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the system programs the test suite drives as real peers, if missing:
+# curl (HTTP interop tests) and wrk (the benchmark smoke test's HTTP load).
+set -euo pipefail
+missing=()
+for tool in curl wrk; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+((${#missing[@]} == 0)) && exit 0
+echo "installing system packages: ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "error: please install ${missing[*]} (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
+    exit 1
+fi

@@ -1,0 +1,250 @@
+"""Helpers for the asyncio layer's tests: a bounded runner, a server, raw HTTP and WebSocket peers.
+
+The raw peers are written here from the RFCs (plain ``int.to_bytes``, ``int``
+XOR masking), not with longwire's cores, so the tests check the server's bytes
+against a second implementation rather than against itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gc
+import hashlib
+import os
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from longwire import App
+from longwire.aio import Server, ServerConfig
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# Opcodes (RFC 6455 §5.2).
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def run(main: Callable[[], Awaitable[None]], *, timeout: float = 10.0) -> None:
+    """Run ``main()`` in a fresh event loop, bounded by ``timeout`` seconds.
+
+    Fails when ``main`` leaves a task running or a socket or transport unclosed.
+    """
+
+    async def guarded() -> None:
+        async with asyncio.timeout(timeout):
+            await main()
+        current = asyncio.current_task()
+        # Done callbacks and closing transports may need a few loop turns.
+        for _ in range(50):
+            left = [task for task in asyncio.all_tasks() if task is not current]
+            if not left:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            for task in left:
+                task.cancel()
+            raise AssertionError(f"tasks left running: {left}")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        asyncio.run(guarded())
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks
+
+
+@contextlib.asynccontextmanager
+async def serve(app: App, **config: object) -> AsyncIterator[Server]:
+    """A ``Server`` for ``app`` on a free port of 127.0.0.1, without an access log."""
+    config.setdefault("access_log", False)
+    async with Server(app, port=0, config=ServerConfig(**config)) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def open_raw(
+    port: int,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A raw TCP connection to the server, closed (without waiting) at the end."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 2.0) -> None:
+    """Poll ``predicate`` until it is true; TimeoutError after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+# HTTP/1.1
+
+
+@dataclass
+class RawResponse:
+    """An HTTP response read byte by byte from the socket."""
+
+    status_line: bytes
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    chunks: list[bytes] | None = None  # the chunk payloads of a chunked body
+
+    def header(self, name: str) -> str | None:
+        values = self.header_all(name)
+        return values[0] if values else None
+
+    def header_all(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name.lower()]
+
+
+async def read_response(reader: asyncio.StreamReader, *, head_only: bool = False) -> RawResponse:
+    """The next response on ``reader``; ``head_only`` for a response to HEAD."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *lines = head[:-4].split(b"\r\n")
+    _, status, *_ = status_line.split(b" ", 2)
+    headers = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
+    response = RawResponse(status_line + b"\r\n", int(status), headers, b"")
+    code = response.status
+    if head_only or code < 200 or code in (204, 304):
+        return response
+    if "chunked" in (response.header("transfer-encoding") or ""):
+        chunks = []
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                assert await reader.readuntil(b"\r\n") == b"\r\n"  # no trailers expected
+                break
+            chunks.append(await reader.readexactly(size))
+            assert await reader.readexactly(2) == b"\r\n"
+        response.chunks = chunks
+        response.body = b"".join(chunks)
+    elif (length := response.header("content-length")) is not None:
+        response.body = await reader.readexactly(int(length))
+    else:
+        response.body = await reader.read()
+    return response
+
+
+def request(
+    method: str = "GET",
+    target: str = "/",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> bytes:
+    """The bytes of a request (``Content-Length`` added for a body)."""
+    lines = [f"{method} {target} HTTP/1.1", "Host: test"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_to_eof(reader: asyncio.StreamReader) -> bytes:
+    """Everything until the server closes; a reset counts as the end."""
+    try:
+        return await reader.read()
+    except ConnectionResetError:
+        return b""
+
+
+# WebSocket
+
+
+@dataclass
+class RawFrame:
+    fin: bool
+    rsv1: bool
+    opcode: int
+    payload: bytes
+
+    def close_code(self) -> int:
+        return int.from_bytes(self.payload[:2], "big")
+
+    def close_reason(self) -> str:
+        return self.payload[2:].decode()
+
+
+def mask(data: bytes, key: bytes) -> bytes:
+    repeated = (key * (len(data) // 4 + 1))[: len(data)]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
+        len(data), "big"
+    )
+
+
+def encode_frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv1: bool = False
+) -> bytes:
+    """A client frame (masked, as RFC 6455 §5.3 requires)."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    size = len(payload)
+    if size < 126:
+        header = bytes([first, 0x80 | size])
+    elif size < 1 << 16:
+        header = bytes([first, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        header = bytes([first, 0x80 | 127]) + size.to_bytes(8, "big")
+    key = os.urandom(4)
+    return header + key + mask(payload, key)
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    return encode_frame(CLOSE, code.to_bytes(2, "big") + reason.encode())
+
+
+async def read_frame(reader: asyncio.StreamReader) -> RawFrame:
+    """The next server frame (unmasked, as RFC 6455 §5.1 requires)."""
+    first, second = await reader.readexactly(2)
+    assert not second & 0x80, "a server frame is masked"
+    size = second & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    payload = await reader.readexactly(size)
+    return RawFrame(bool(first & 0x80), bool(first & 0x40), first & 0x0F, payload)
+
+
+def handshake_request(
+    path: str = "/ws", headers: Iterable[tuple[str, str]] = (), *, key: str | None = None
+) -> tuple[bytes, str]:
+    """The bytes of an opening handshake request, and the key it carries."""
+    key = key or base64.b64encode(os.urandom(16)).decode()
+    fields = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", key),
+        ("Sec-WebSocket-Version", "13"),
+        *headers,
+    ]
+    return request("GET", path, fields), key
+
+
+def expected_accept(key: str) -> str:
+    return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
+
+
+async def ws_handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str = "/ws",
+    headers: Iterable[tuple[str, str]] = (),
+) -> RawResponse:
+    """Run the opening handshake on a raw connection; the response must be a valid 101."""
+    data, key = handshake_request(path, headers)
+    writer.write(data)
+    response = await read_response(reader, head_only=True)
+    assert response.status == 101, response
+    assert response.header("sec-websocket-accept") == expected_accept(key)
+    return response

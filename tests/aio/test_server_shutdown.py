@@ -1,0 +1,142 @@
+"""Graceful shutdown: WebSockets get 1001, requests in flight finish, new connections fail."""
+
+import asyncio
+import time
+
+import pytest
+from aio_testing import open_raw, read_response, read_to_eof, request, run, serve, wait_for
+
+from longwire import App, ConnectionClosed, HandshakeError, ReadyState, connect
+
+
+def test_shutdown_closes_websockets_and_finishes_requests_in_flight():
+    app = App()
+    slow_started = asyncio.Event()
+    hooks: list[str] = []
+
+    @app.get("/slow")
+    async def slow(req):
+        slow_started.set()
+        await asyncio.sleep(0.3)
+        return "finished"
+
+    @app.websocket("/ws")
+    async def echo(ws):
+        async for message in ws:
+            await ws.send(message)
+
+    @app.on_shutdown
+    def on_shutdown():
+        hooks.append("shutdown")
+
+    async def main():
+        async with serve(app) as server:
+            port = server.port
+            ws = await connect(f"ws://127.0.0.1:{port}/ws")
+            await ws.send("before")
+            assert await ws.recv() == "before"
+            async with open_raw(port) as (reader, writer):
+                writer.write(request("GET", "/slow"))
+                async with asyncio.timeout(2):
+                    await slow_started.wait()
+                started = time.monotonic()
+                shutdown = asyncio.create_task(server.shutdown(timeout=2))
+                await asyncio.sleep(0.05)
+                # Listening stopped at once.
+                with pytest.raises(ConnectionRefusedError):
+                    await asyncio.open_connection("127.0.0.1", port)
+                # The WebSocket is closed with 1001 Going Away.
+                with pytest.raises(ConnectionClosed) as info:
+                    await ws.recv()
+                assert info.value.code == 1001
+                # The request in flight gets its response, and the connection closes.
+                response = await read_response(reader)
+                assert response.status == 200
+                assert response.body == b"finished"
+                assert response.header("connection") == "close"
+                assert await read_to_eof(reader) == b""
+                await shutdown
+                assert time.monotonic() - started < 1.5  # well before the 2 s timeout
+            assert server.connections == 0
+            assert hooks == ["shutdown"]
+            await ws.wait_closed()
+
+    run(main)
+
+
+def test_shutdown_closes_idle_keep_alive_connections_at_once():
+    app = App()
+
+    @app.get("/")
+    async def index(req):
+        return "hello"
+
+    async def main():
+        async with serve(app) as server, open_raw(server.port) as (reader, writer):
+            writer.write(request("GET", "/"))
+            assert (await read_response(reader)).status == 200
+            started = time.monotonic()
+            await server.shutdown(timeout=2)
+            assert time.monotonic() - started < 0.5
+            assert await read_to_eof(reader) == b""
+
+    run(main)
+
+
+def test_shutdown_drops_what_is_left_after_the_timeout():
+    app = App()
+    release = asyncio.Event()
+
+    @app.get("/stuck")
+    async def stuck(req):
+        await release.wait()
+        return "too late"
+
+    async def main():
+        async with serve(app) as server, open_raw(server.port) as (reader, writer):
+            writer.write(request("GET", "/stuck"))
+            await wait_for(lambda: server.connections == 1)
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            await server.shutdown(timeout=0.3)
+            elapsed = time.monotonic() - started
+            assert 0.25 <= elapsed < 1.0
+            assert await read_to_eof(reader) == b""
+            release.set()  # let the handler end; its answer has nowhere to go
+            await asyncio.sleep(0.01)
+
+    run(main)
+
+
+def test_shutdown_answers_pending_handshakes_with_503():
+    app = App()
+    deciding = asyncio.Event()
+    release = asyncio.Event()
+    states: list[ReadyState] = []
+
+    @app.websocket("/ws")
+    async def slow_to_decide(ws):
+        deciding.set()
+        await release.wait()
+        states.append(ws.ready_state)  # refused meanwhile: nothing left to decide
+
+    async def main():
+        async with serve(app) as server:
+
+            async def client():
+                return await connect(f"ws://127.0.0.1:{server.port}/ws")
+
+            connecting = asyncio.create_task(client())
+            async with asyncio.timeout(2):
+                await deciding.wait()
+            started = time.monotonic()
+            await server.shutdown(timeout=2)
+            assert time.monotonic() - started < 0.5
+            with pytest.raises(HandshakeError) as info:
+                await connecting
+            assert info.value.status == 503
+            release.set()
+            await wait_for(lambda: states)
+            assert states == [ReadyState.CLOSED]
+
+    run(main)
