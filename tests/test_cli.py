@@ -1,9 +1,16 @@
 """The command line, run as a user would run it: a subprocess."""
 
+import argparse
+import dataclasses
 import subprocess
 import sys
+import typing
+
+import pytest
 
 import longwire
+from longwire import _cli
+from longwire.aio import ServerConfig, WebSocketOptions, make_config
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,3 +48,153 @@ def test_unknown_command_is_one_error_line_and_exit_2():
     result = run_cli("frobnicate")
     assert result.returncode == 2
     assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+def test_version_and_demo_do_not_load_the_server():
+    code = (
+        "import sys\n"
+        "from longwire._cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('asyncio' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.splitlines()[-1] == "False", result.stderr
+
+
+def test_help_lists_serve():
+    result = run_cli("--help")
+    assert "serve" in result.stdout
+    assert "longwire serve myapp:app" in result.stdout
+
+
+# `longwire serve` options, derived from the config dataclasses (in-process).
+
+SCALAR_TYPES = (int, float, bool, int | None, float | None)
+
+
+def parse_serve(*args: str) -> argparse.Namespace:
+    return _cli._build_parser().parse_args(["serve", *args])
+
+
+def test_every_scalar_config_field_is_an_option_and_nothing_else():
+    scalar = {
+        name
+        for cls in (ServerConfig, WebSocketOptions)
+        for name, hint in typing.get_type_hints(cls).items()
+        if hint in SCALAR_TYPES
+    }
+    assert {"header_timeout", "ping_interval", "max_message_size", "access_log"} <= scalar
+    options = {option.name for option in _cli.server_options()}
+    assert options == scalar
+    # Not scalars: set through their own options (--tls-cert) or not at all.
+    assert not options & {"ssl", "http_limits", "websocket", "compression"}
+
+
+def test_option_help_comes_from_the_docstring_and_the_default_from_the_field():
+    options = {option.name: option for option in _cli.server_options()}
+    header = options["header_timeout"]
+    assert header.flag == "--header-timeout"
+    assert "slowloris" in header.help
+    assert "Default" not in header.help  # the docstring's sentence gives way to the real value
+    assert header.default == ServerConfig().header_timeout
+    assert options["ping_interval"].nullable
+    assert options["ping_interval"].default == WebSocketOptions().ping_interval
+    assert not options["close_timeout"].nullable
+    # In both dataclasses: one option, both descriptions.
+    assert "WebSockets" in options["write_limit"].help
+
+
+def test_derive_options_reads_metadata_and_skips_non_scalars():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Settings:
+        """Test settings.
+
+        Attributes:
+            retries: how many times to retry,
+                at most. Default 3.
+            name: not a scalar field.
+        """
+
+        retries: int = 3
+        delay: float | None = dataclasses.field(default=None, metadata={"help": "pause"})
+        name: str = "x"
+        tags: list[int] = dataclasses.field(default_factory=list)
+
+    options = {option.name: option for option in _cli.derive_options([(Settings, "g")])}
+    assert set(options) == {"retries", "delay"}
+    assert options["retries"].help == "how many times to retry, at most"
+    assert (options["retries"].kind, options["retries"].nullable) == (int, False)
+    assert options["delay"].help == "pause"
+    assert (options["delay"].kind, options["delay"].nullable) == (float, True)
+
+
+def test_given_options_become_the_config():
+    args = parse_serve(
+        "--max-connections", "none", "--ping-interval", "5", "--ping-timeout", "NONE",
+        "--no-access-log", "--write-limit", "1000", "--header-timeout", "2.5",
+        "--max-message-size", "4096",
+    )
+    options = _cli.config_options(args)
+    assert options == {
+        "max_connections": None, "ping_interval": 5.0, "ping_timeout": None,
+        "access_log": False, "write_limit": 1000, "header_timeout": 2.5,
+        "max_message_size": 4096,
+    }
+    config = make_config(**options)
+    assert config.max_connections is None
+    assert config.access_log is False
+    assert config.header_timeout == 2.5
+    assert config.write_limit == config.websocket.write_limit == 1000
+    assert config.websocket.ping_interval == 5.0
+    assert config.websocket.ping_timeout is None
+    assert config.websocket.max_message_size == 4096
+
+
+def test_options_not_given_leave_the_defaults():
+    args = parse_serve()
+    assert _cli.config_options(args) == {}
+    assert (args.host, args.port, args.app, args.uvloop) == ("127.0.0.1", 8000, None, None)
+    assert args.log_level == "info"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--ping-interval", "soon"),
+        ("--ping-interval", "nan"),
+        ("--close-timeout", "none"),  # not nullable
+        ("--max-queue", "1.5"),
+        ("--port", "65536"),
+        ("--log-level", "loud"),
+    ],
+)
+def test_bad_values_are_usage_errors(args, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_serve(*args)
+    assert exit_.value.code == 2
+    assert f"argument {args[0]}" in capsys.readouterr().err
+
+
+def test_field_validation_names_the_option(capsys):
+    assert _cli.main(["serve", "--keep-alive-timeout", "-1"]) == 1
+    assert capsys.readouterr().err == (
+        "longwire serve: error: --keep-alive-timeout must be positive\n"
+    )
+
+
+def test_load_app_errors_are_usage_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "cli_app_module.py").write_text("import longwire\napp = longwire.App()\n")
+    assert isinstance(_cli.load_app("cli_app_module:app"), longwire.App)
+    for spec in (
+        "cli_app_module", ":app", "cli_app_module:", "nope_module:app",
+        "cli_app_module:nope", "cli_app_module:longwire",
+    ):
+        with pytest.raises(longwire.LongwireError):
+            _cli.load_app(spec)
