@@ -52,7 +52,11 @@ _BUSY_503 = (
 )
 _CONTINUE = InformationalResponse(status_code=100)
 _END = EndOfMessage()
-_HEADER, _IDLE = 1, 2  # what the deadline is for
+_HEADER, _IDLE, _LINGER = 1, 2, 3  # what the deadline is for
+# RFC 9112 §9.6: after our last response we half-close, then read and discard
+# for up to this long: closing outright with unread request bytes makes the
+# kernel send a reset, which can destroy the response before the client reads it.
+LINGER_TIMEOUT = 2.0
 # Fields the server sets itself: an application's own are replaced.
 _FIXED_BODY_DROPS = ("content-length", "transfer-encoding")
 _FIXED_BODY_DROPS_CLOSING = (*_FIXED_BODY_DROPS, "connection")
@@ -83,7 +87,9 @@ class HTTPServerProtocol(asyncio.Protocol):
         "_deadline",
         "_deadline_kind",
         "_drain",
+        "_eof",
         "_http",
+        "_lingering",
         "_loop",
         "_out",
         "_parse_paused",
@@ -114,6 +120,8 @@ class HTTPServerProtocol(asyncio.Protocol):
         self._out: list[bytes] = []
         self._reading_paused = False
         self._parse_paused = False
+        self._lingering = False
+        self._eof = False
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._deadline: float | None = None
@@ -139,6 +147,8 @@ class HTTPServerProtocol(asyncio.Protocol):
         self._set_deadline(_HEADER, self._config.header_timeout)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # closing: what the client still sends is discarded
         if self._deadline_kind is _IDLE and not self._busy:
             self._set_deadline(_HEADER, self._config.header_timeout)
         try:
@@ -151,6 +161,10 @@ class HTTPServerProtocol(asyncio.Protocol):
         self._write_out()
 
     def eof_received(self) -> bool | None:
+        self._eof = True
+        if self._lingering:
+            self._close()
+            return True
         try:
             events = self._http.receive_eof()
         except RemoteProtocolError:
@@ -249,6 +263,7 @@ class HTTPServerProtocol(asyncio.Protocol):
                 self._respond(event, outcome.value, started)
             else:
                 assert isinstance(outcome, asyncio.Task)
+                self._state.track(outcome)
                 outcome.add_done_callback(partial(self._handler_done, event=event, started=started))
 
     def _make_request(self, event: Request, body: BodyReader | None) -> AppRequest:
@@ -326,6 +341,7 @@ class HTTPServerProtocol(asyncio.Protocol):
         elif stream is not None:
             self._write_out()
             task = self._loop.create_task(self._stream(stream))
+            self._state.track(task)
             task.add_done_callback(partial(self._stream_done, event=event, started=started))
             return
         if self._state.access_log:
@@ -436,7 +452,7 @@ class HTTPServerProtocol(asyncio.Protocol):
             data = b""
         if self._transport is not None:
             self._transport.write(data)
-        self._close()
+        self._close(linger=True)
 
     def _log(self, event: Request, status: int, size: int, started: float) -> None:
         client = f"{self._client[0]}:{self._client[1]}" if self._client else "-"
@@ -502,9 +518,14 @@ class HTTPServerProtocol(asyncio.Protocol):
         if self._loop.time() < deadline:
             self._timer = self._loop.call_at(deadline, self._deadline_passed)
             return
+        if self._deadline_kind is _LINGER:
+            self._transport.close()
+            return
         if self._deadline_kind is _HEADER and not self._busy:
             logger.debug("header timeout for %s", self._client)
             self._transport.write(_TIMEOUT_408)
+            self._close(linger=True)
+            return
         self._close()
 
     def _going_away(self) -> None:
@@ -513,10 +534,22 @@ class HTTPServerProtocol(asyncio.Protocol):
         if not self._busy and not self._queue:
             self._close()
 
-    def _close(self) -> None:
+    def _close(self, *, linger: bool = False) -> None:
+        """Close; with ``linger`` (or a request body not fully received), in stages."""
         transport = self._transport
-        if transport is not None and not transport.is_closing():
+        if transport is None or transport.is_closing():
+            return
+        linger = linger or (self._body is not None and not self._body.done)
+        if not linger or self._eof or not transport.can_write_eof():
             transport.close()
+            return
+        if not self._lingering:
+            # Half-close, then wait for the client's end of file (see LINGER_TIMEOUT).
+            self._lingering = True
+            self._write_out()
+            transport.write_eof()
+            self._resume_reading()
+            self._set_deadline(_LINGER, LINGER_TIMEOUT)
 
     def _abort(self) -> None:
         transport = self._transport

@@ -31,7 +31,7 @@ class _Connection(Protocol):
 class ServerState:
     """What every connection of one server shares."""
 
-    __slots__ = ("access_log", "app", "config", "connections", "handshakes", "loop")
+    __slots__ = ("access_log", "app", "config", "connections", "handshakes", "loop", "tasks")
 
     def __init__(self, app: App, config: ServerConfig, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
@@ -44,6 +44,14 @@ class ServerState:
         # WebSockets whose handler has yet to accept or reject the handshake (their
         # connection is counted in ``connections``): shutdown answers them 503.
         self.handshakes: set[Any] = set()
+        # Handler tasks (those that had to wait), cancelled if still running when
+        # shutdown's grace period ends.
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep ``task`` until it ends, for shutdown to cancel."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 class Server:
@@ -145,6 +153,12 @@ class Server:
             for connection in list(connections):
                 connection._abort()
             await asyncio.sleep(0)
+        tasks = self._state.tasks
+        if tasks:
+            logger.warning("cancelling %d handler tasks still running", len(tasks))
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.wait(list(tasks), timeout=1.0)
         await self.app.shutdown()
 
     async def __aenter__(self) -> Server:

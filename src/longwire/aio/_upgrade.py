@@ -66,6 +66,7 @@ def start_websocket(protocol: HTTPServerProtocol, event: Request) -> None:
     if type(outcome) is Finished:
         ws._handler_finished(None)
     else:
+        protocol._state.track(outcome)
         outcome.add_done_callback(ws._handler_task_done)
 
 
