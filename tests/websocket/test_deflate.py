@@ -439,3 +439,24 @@ def test_arbitrary_input_decodes_within_bounds_or_fails_cleanly(frames):
         close_code = exc.close_code
     assert close_code in (None, 1007, 1008, 1009)
     assert len(out) <= 1000
+
+
+def test_limit_applies_to_the_decompressed_size_not_the_wire_size():
+    # An incompressible message grows a little when deflated: one of exactly
+    # max_message_size bytes must still pass; one byte more must not.
+    import os
+
+    from longwire.websocket import ClientHandshake, Message, PerMessageDeflate, ServerHandshake
+
+    handshake = ClientHandshake("example.com", deflate=PerMessageDeflate())
+    offer = ServerHandshake.from_request(handshake.request)
+    response, server = offer.accept(deflate=PerMessageDeflate(), max_message_size=1000)
+    client = handshake.receive_response(response)
+    payload = os.urandom(1000)
+    client.send_message(payload)
+    wire = client.data_to_send()
+    assert len(wire) > 1000 + 6  # deflate made it bigger on the wire
+    assert server.receive_data(wire) == [Message(data=payload)]
+    client.send_message(os.urandom(1001))
+    (failure,) = server.receive_data(client.data_to_send())
+    assert failure.code == 1009

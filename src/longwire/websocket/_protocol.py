@@ -429,7 +429,13 @@ class Connection:
             )
         if self.max_message_size is not None:
             size = length + self._msg_size if opcode == Opcode.CONTINUATION else length
-            if size > self.max_message_size:
+            limit = self.max_message_size
+            if first & RSV1 if opcode != Opcode.CONTINUATION else self._msg_compressed:
+                # The limit is on the decompressed size (checked while inflating);
+                # on the wire, allow what deflate adds to incompressible data
+                # (5 bytes per stored block of up to 64 KiB, plus a few).
+                limit += (limit >> 8) + 64
+            if size > limit:
                 raise _violation(
                     f"message of {size}+ bytes exceeds the limit of {self.max_message_size}",
                     CloseCode.MESSAGE_TOO_BIG,
