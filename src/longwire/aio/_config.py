@@ -63,6 +63,8 @@ class WebSocketOptions:
     compression: PerMessageDeflate | None = DEFAULT_COMPRESSION
 
     def __post_init__(self) -> None:
+        if self.max_message_size is not None and self.max_message_size < 1:
+            raise ValueError("max_message_size must be at least 1 (or None for no limit)")
         if self.max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         if self.write_limit < 1:
@@ -118,5 +120,7 @@ class ServerConfig:
                 raise ValueError(f"{name} must be positive")
         if self.max_connections is not None and self.max_connections < 1:
             raise ValueError("max_connections must be at least 1 (or None for no limit)")
+        if self.backlog < 1:
+            raise ValueError("backlog must be at least 1")
         if self.body_buffer_size < 1 or self.write_limit < 1:
             raise ValueError("body_buffer_size and write_limit must be at least 1")

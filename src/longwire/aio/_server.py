@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -122,12 +123,13 @@ class Server:
                 )
         except OSError as exc:
             await self.app.shutdown()
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise LongwireError(
-                f"cannot listen on {self.host}:{self._port}: {exc.strerror or exc}"
+                f"cannot listen on {_address(self.host, self._port)}: {reason}"
             ) from exc
         self._server = server
         scheme = "https" if self.config.ssl is not None else "http"
-        logger.info("listening on %s://%s:%d", scheme, self.host, self.port)
+        logger.info("listening on %s://%s", scheme, _address(self.host, self.port))
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Stop gracefully: stop accepting, close WebSockets with 1001 Going Away,
@@ -167,6 +169,10 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def make_config(
