@@ -117,8 +117,12 @@ def test_shutdown_answers_pending_handshakes_with_503():
     @app.websocket("/ws")
     async def slow_to_decide(ws):
         deciding.set()
-        await release.wait()
-        states.append(ws.ready_state)  # refused meanwhile: nothing left to decide
+        try:
+            await release.wait()
+        finally:
+            # Refused meanwhile, then cancelled once shutdown has no connection
+            # left to wait for: nothing left to decide either way.
+            states.append(ws.ready_state)
 
     async def main():
         async with serve(app) as server:
