@@ -1,5 +1,6 @@
 """Masking (RFC 6455 §5.3): the C and pure-Python implementations, and the switch between them."""
 
+import importlib
 import os
 import random
 import subprocess
@@ -107,3 +108,27 @@ def test_environment_forces_pure_python():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "True"]
+
+
+@pytest.fixture(params=["python", "c"])
+def join_and_unmask(request):
+    """Each implementation in turn; the C one is skipped only if it was not built."""
+    if request.param == "python":
+        return _masking.join_and_unmask_python
+    if C_APPLY_MASK is None:
+        pytest.skip("longwire._speedups is not built (python setup.py build_ext --inplace)")
+    return importlib.import_module("longwire._speedups").join_and_unmask
+
+
+def test_join_and_unmask_equals_join_then_unmask(join_and_unmask):
+    # Chunks split anywhere, including at offsets that are not multiples of 4, so
+    # the mask must continue from where the previous chunk stopped.
+    rng = random.Random(7692)
+    for _ in range(300):
+        sizes = [rng.randrange(0, 40) for _ in range(rng.randrange(1, 8))]
+        chunks = [rng.randbytes(size) for size in sizes]
+        mask = rng.randbytes(4)
+        pieces = [memoryview(c) if rng.random() < 0.5 else c for c in chunks]
+        assert join_and_unmask(pieces, mask) == xor(b"".join(chunks), mask)
+    with pytest.raises(ValueError, match="4 bytes"):
+        join_and_unmask([b"abc"], b"12")

@@ -982,3 +982,19 @@ def test_repr():
     assert repr(connection) == "<Connection CLIENT OPEN>"
     connection.close()
     assert repr(connection) == "<Connection CLIENT CLOSING>"
+
+
+def test_data_to_send_list_is_data_to_send_unjoined():
+    from longwire import Role
+    from longwire.websocket import Connection
+
+    one, two = Connection(Role.SERVER), Connection(Role.SERVER)
+    for conn in (one, two):
+        conn.send_message("hello")
+        conn.send_message(b"x" * 70000)
+        conn.send_ping(b"p")
+    pieces = one.data_to_send_list()
+    assert b"".join(pieces) == two.data_to_send()
+    assert any(len(piece) == 70000 for piece in pieces)  # the payload was not copied
+    assert one.data_to_send_list() == []
+    assert one.bytes_to_send == 0

@@ -61,6 +61,7 @@ class _Done:
 
 _DONE = _Done()
 _KEEPALIVE_REASON = "keepalive ping timeout"
+_WRITELINES_SIZE = 64 * 1024
 
 
 class WebSocket(asyncio.Protocol):
@@ -413,11 +414,17 @@ class WebSocket(asyncio.Protocol):
         transport = self._transport
         if core is None or transport is None:
             return
-        data = core.data_to_send()
-        if data:
-            self.bytes_sent += len(data)
+        pieces = core.data_to_send_list()
+        if pieces:
+            size = sum(map(len, pieces))
+            self.bytes_sent += size
             if not transport.is_closing():
-                transport.write(data)
+                if size < _WRITELINES_SIZE:
+                    transport.write(b"".join(pieces) if len(pieces) > 1 else pieces[0])
+                else:
+                    # A big payload goes to the transport as it is, not copied into
+                    # one buffer with its header first.
+                    transport.writelines(pieces)
         if core.should_close_transport:
             self._state = ReadyState.CLOSED if self._state is not ReadyState.CLOSED else self._state
             transport.close()

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["SPEEDUPS", "apply_mask", "apply_mask_python"]
+__all__ = [
+    "SPEEDUPS",
+    "apply_mask",
+    "apply_mask_python",
+    "join_and_unmask",
+    "join_and_unmask_python",
+]
 
 
 def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes, /) -> bytes:
@@ -43,12 +49,21 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes, /) -> b
     return masked.to_bytes(length, "little")
 
 
+def join_and_unmask_python(chunks: list[bytes | memoryview], mask: bytes, /) -> bytes:
+    """``apply_mask(b"".join(chunks), mask)``: a payload that arrived in pieces, unmasked.
+
+    The C version does it in one pass and one allocation.
+    """
+    return apply_mask_python(b"".join(chunks), mask)
+
+
 try:
     if os.environ.get("LONGWIRE_NO_SPEEDUPS") == "1":
         raise ImportError("LONGWIRE_NO_SPEEDUPS=1 forces pure Python")
-    from .._speedups import apply_mask
+    from .._speedups import apply_mask, join_and_unmask
 except ImportError:
     apply_mask = apply_mask_python
+    join_and_unmask = join_and_unmask_python
 
 SPEEDUPS: bool = apply_mask is not apply_mask_python
 """True when ``apply_mask`` is the C implementation."""

@@ -46,7 +46,7 @@ from ._events import (
     _set_message_data,
 )
 from ._frames import FIN, RSV1, RSV2, RSV3, Opcode, frame_header
-from ._masking import apply_mask
+from ._masking import apply_mask, join_and_unmask
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Connection", "State"]
 
@@ -351,13 +351,12 @@ class Connection:
             self._chunks.append(data)
             self._chunks_size += len(data)
             return -1
-        self._chunks.append(memoryview(data)[:needed] if needed < len(data) else data)
-        payload = b"".join(self._chunks)
+        chunks = self._chunks
+        chunks.append(memoryview(data)[:needed] if needed < len(data) else data)
         self._frame = None
         self._chunks = []
         self._chunks_size = 0
-        if mask is not None:
-            payload = apply_mask(payload, mask)
+        payload = b"".join(chunks) if mask is None else join_and_unmask(chunks, mask)
         self._handle_frame(first, payload, events)
         return -1 if self.state is State.CLOSED else needed
 
@@ -673,6 +672,16 @@ class Connection:
             return b""
         self._out = []
         return b"".join(out)
+
+    def data_to_send_list(self) -> list[bytes | memoryview]:
+        """Everything queued to send since the last call, as the pieces it was queued in.
+
+        The same bytes as ``data_to_send()``, without joining them: a big payload
+        stays one piece, to write with ``transport.writelines`` without a copy.
+        """
+        out = self._out
+        self._out = []
+        return out
 
     @property
     def bytes_to_send(self) -> int:
