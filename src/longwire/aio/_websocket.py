@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConnectionClosed, LocalProtocolError
 from ..websocket import CloseCode, CloseReceived, ConnectionFailed, Message, Pong
 from ..websocket import Connection as WebSocketCore
+from ..websocket import State as CoreState
 from ._config import WebSocketOptions
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class _Done:
 _DONE = _Done()
 _KEEPALIVE_REASON = "keepalive ping timeout"
 _WRITELINES_SIZE = 64 * 1024
+_CORE_OPEN = CoreState.OPEN
 
 
 class WebSocket(asyncio.Protocol):
@@ -211,7 +213,19 @@ class WebSocket(asyncio.Protocol):
             try:
                 for event in events:
                     if type(event) is Message:
-                        self._deliver(event.data)
+                        callback = self.on_message
+                        if callback is None:
+                            self._deliver(event.data)
+                            continue
+                        # The callback style's path, inlined: once per message.
+                        try:
+                            result = callback(event.data)
+                        except Exception as exc:
+                            self._callback_failed(callback, exc)
+                            continue
+                        if type(result) is CoroutineType:
+                            task = self._loop.create_task(result)
+                            task.add_done_callback(self._callback_task_done)
                     elif type(event) is Pong:
                         self._pong_received(event.payload)
                     elif type(event) is CloseReceived:
@@ -415,7 +429,13 @@ class WebSocket(asyncio.Protocol):
         if core is None or transport is None:
             return
         pieces = core.data_to_send_list()
-        if pieces:
+        if len(pieces) == 2 and len(pieces[1]) < _WRITELINES_SIZE:
+            # One small frame (header, payload): the common case.
+            data = b"".join(pieces)
+            self.bytes_sent += len(data)
+            if not transport.is_closing():
+                transport.write(data)
+        elif pieces:
             size = sum(map(len, pieces))
             self.bytes_sent += size
             if not transport.is_closing():
@@ -425,6 +445,8 @@ class WebSocket(asyncio.Protocol):
                     # A big payload goes to the transport as it is, not copied into
                     # one buffer with its header first.
                     transport.writelines(pieces)
+        if core.state is _CORE_OPEN:
+            return  # no Close frame either way yet: nothing below applies
         if core.should_close_transport:
             self._state = ReadyState.CLOSED if self._state is not ReadyState.CLOSED else self._state
             transport.close()

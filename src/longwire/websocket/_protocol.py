@@ -141,8 +141,11 @@ class Connection:
         "_deflate",
         "_eof",
         "_failure",
+        "_fast_limit",
         "_frame",
         "_masking_keys",
+        "_max_frame_size",
+        "_max_message_size",
         "_msg_compressed",
         "_msg_decoded",
         "_msg_opcode",
@@ -151,8 +154,6 @@ class Connection:
         "_out",
         "close_received",
         "close_sent",
-        "max_frame_size",
-        "max_message_size",
         "role",
         "state",
     )
@@ -172,8 +173,9 @@ class Connection:
         self.state = State.OPEN
         self.close_sent: tuple[int, str] | None = None
         self.close_received: tuple[int, str] | None = None
-        self.max_message_size = max_message_size
-        self.max_frame_size = max_frame_size
+        self._max_message_size = max_message_size
+        self._max_frame_size = max_frame_size
+        self._fast_limit = _fast_limit(max_message_size, max_frame_size)
         self._client = role is Role.CLIENT
         self._deflate = deflate
         self._failure: RemoteProtocolError | None = None
@@ -198,6 +200,26 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.role.name} {self.state.name}>"
+
+    @property
+    def max_message_size(self) -> int | None:
+        """The message size limit (see the class docstring); may be changed at any time."""
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, size: int | None) -> None:
+        self._max_message_size = size
+        self._fast_limit = _fast_limit(size, self._max_frame_size)
+
+    @property
+    def max_frame_size(self) -> int | None:
+        """The frame size limit (see the class docstring); may be changed at any time."""
+        return self._max_frame_size
+
+    @max_frame_size.setter
+    def max_frame_size(self, size: int | None) -> None:
+        self._max_frame_size = size
+        self._fast_limit = _fast_limit(self._max_message_size, size)
 
     # Receiving.
 
@@ -258,11 +280,7 @@ class Connection:
         new_object = _new_object
         set_message_data = _set_message_data
         # The largest single-frame message the fast path may accept unchecked.
-        fast_limit = _MAX_LENGTH
-        if self.max_frame_size is not None:
-            fast_limit = min(fast_limit, self.max_frame_size)
-        if self.max_message_size is not None:
-            fast_limit = min(fast_limit, self.max_message_size)
+        fast_limit = self._fast_limit
 
         while offset + 2 <= end:
             first = buf[offset]
@@ -726,6 +744,15 @@ class Connection:
                 mask,
                 apply_mask(payload, mask),
             )
+
+
+def _fast_limit(max_message_size: int | None, max_frame_size: int | None) -> int:
+    """The largest single-frame message the parser's fast path may accept unchecked."""
+    limit = _MAX_LENGTH
+    for size in (max_message_size, max_frame_size):
+        if size is not None:
+            limit = min(limit, size)
+    return limit
 
 
 def _masking_keys() -> Iterator[bytes]:
