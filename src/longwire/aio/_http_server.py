@@ -16,6 +16,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import LocalProtocolError, RemoteProtocolError
+from ..app import HTTPError
+from ..app import Request as AppRequest
+from ..app import Response as AppResponse
 from ..http1 import (
     Connection,
     Data,
@@ -32,7 +35,6 @@ from ._eager import Finished, start
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..app import Request as AppRequest
     from ._server import ServerState
 
 __all__ = ["HTTPServerProtocol"]
@@ -149,8 +151,6 @@ class HTTPServerProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # closing: what the client still sends is discarded
-        if self._deadline_kind is _IDLE and not self._busy:
-            self._set_deadline(_HEADER, self._config.header_timeout)
         try:
             events = self._http.receive_data(data)
         except RemoteProtocolError as exc:
@@ -158,6 +158,9 @@ class HTTPServerProtocol(asyncio.Protocol):
             return
         if events:
             self._received(events)
+        elif self._deadline_kind is _IDLE and not self._busy:
+            # Part of a request head: the client now has header_timeout to finish it.
+            self._set_deadline(_HEADER, self._config.header_timeout)
         self._write_out()
 
     def eof_received(self) -> bool | None:
@@ -267,8 +270,6 @@ class HTTPServerProtocol(asyncio.Protocol):
                 outcome.add_done_callback(partial(self._handler_done, event=event, started=started))
 
     def _make_request(self, event: Request, body: BodyReader | None) -> AppRequest:
-        from ..app import Request as AppRequest  # noqa: PLC0415 - import cycle at load time
-
         return AppRequest(
             event.method,
             event.target,
@@ -302,7 +303,6 @@ class HTTPServerProtocol(asyncio.Protocol):
             self._busy = False
             return
         if response is None:
-            from ..app import Response as AppResponse  # noqa: PLC0415
 
             response = AppResponse.text("Internal Server Error\n", status=500)
         stream = response.stream
@@ -430,7 +430,6 @@ class HTTPServerProtocol(asyncio.Protocol):
                 # The body in error is that of the request in flight, whose handler
                 # may be waiting for it: its read raises HTTPError, which the app
                 # answers with the status (e.g. 413 for a chunked body over the limit).
-                from ..app import HTTPError  # noqa: PLC0415
 
                 reader.fail(HTTPError(status, exc.message))
                 self._body = None
