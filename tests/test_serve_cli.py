@@ -349,7 +349,7 @@ def test_bad_option_value_is_argparses_error():
 
 
 def test_https_page_and_wss_echo(tmp_path):
-    trustme = pytest.importorskip("trustme")
+    import trustme
     ca = trustme.CA()
     issued = ca.issue_cert("127.0.0.1", "localhost")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -387,7 +387,7 @@ def test_https_page_and_wss_echo(tmp_path):
 
 
 def test_certificate_and_key_in_one_file(tmp_path):
-    trustme = pytest.importorskip("trustme")
+    import trustme
     ca = trustme.CA()
     both = tmp_path / "both.pem"
     ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(both))

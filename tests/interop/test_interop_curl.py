@@ -2,7 +2,7 @@
 
 Keep-alive (two URLs, one connection), a chunked upload echoed back, HTTPS with
 a private CA, and pipelined requests answered in order. curl runs as a
-subprocess with a bounded ``--max-time``; the tests are skipped without it.
+subprocess with a bounded ``--max-time``; ``make test`` installs curl.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from lw_peers import Certificates, run
 from longwire import App, Response
 from longwire.aio import Server, make_config
 
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed"),
-]
+pytestmark = pytest.mark.interop
+
+# `make test` installs curl (scripts/system-deps.sh): its absence is a failure, not a skip.
+assert shutil.which("curl"), "curl is not installed: run scripts/system-deps.sh"
 
 CURL_TIMEOUT = 10  # seconds, for curl's --max-time and for waiting on it
 
