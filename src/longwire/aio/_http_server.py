@@ -32,6 +32,7 @@ from ..http1 import (
 )
 from ._body import BodyReader
 from ._eager import Finished, start
+from ._flow import WriteFlowControl
 
 if TYPE_CHECKING:
     from ..app import App
@@ -76,7 +77,7 @@ def _http_date() -> str:
     return str(_date_cache[1])
 
 
-class HTTPServerProtocol(asyncio.Protocol):
+class HTTPServerProtocol(WriteFlowControl):
     """One HTTP/1.1 connection of the server."""
 
     __slots__ = (
@@ -88,7 +89,6 @@ class HTTPServerProtocol(asyncio.Protocol):
         "_config",
         "_deadline",
         "_deadline_kind",
-        "_drain",
         "_eof",
         "_http",
         "_lingering",
@@ -102,7 +102,6 @@ class HTTPServerProtocol(asyncio.Protocol):
         "_timer",
         "_transport",
         "_upgraded",
-        "_write_paused",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -124,8 +123,7 @@ class HTTPServerProtocol(asyncio.Protocol):
         self._parse_paused = False
         self._lingering = False
         self._eof = False
-        self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
+        self._init_flow()
         self._deadline: float | None = None
         self._deadline_kind = _HEADER
         self._timer: asyncio.TimerHandle | None = None
@@ -193,20 +191,7 @@ class HTTPServerProtocol(asyncio.Protocol):
         if self._body is not None:
             self._body.fail()
         self._queue.clear()
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+        self._release_drain()
 
     # Receiving requests.
 
@@ -359,8 +344,7 @@ class HTTPServerProtocol(asyncio.Protocol):
                 sent += len(chunk)
                 self._write_out()
                 if self._write_paused:
-                    drain = self._drain = self._loop.create_future()
-                    await drain
+                    await self._drained()
         return sent
 
     def _stream_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:

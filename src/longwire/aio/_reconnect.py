@@ -26,7 +26,14 @@ from typing import Any
 
 from .._errors import ConnectionClosed
 from ..websocket import CloseCode
-from ._websocket import CloseCallback, ErrorCallback, MessageCallback, ReadyState, WebSocket
+from ._websocket import (
+    CloseCallback,
+    ErrorCallback,
+    MessageCallback,
+    ReadyState,
+    WebSocket,
+    messages,
+)
 
 __all__ = ["RETRY_CLOSE_CODES", "Reconnect", "ReconnectingWebSocket"]
 
@@ -289,15 +296,8 @@ class ReconnectingWebSocket:
                     raise self._closed_error() from None
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
         """Messages until the session ends (see ``close_code``)."""
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosed:
-                return
+        return messages(self.recv)
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> asyncio.Future[None]:
         """End the session: close the connection (or stop reconnecting); no reconnection follows.

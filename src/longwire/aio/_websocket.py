@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from ..websocket import CloseCode, CloseReceived, ConnectionFailed, Message, Pon
 from ..websocket import Connection as WebSocketCore
 from ..websocket import State as CoreState
 from ._config import WebSocketOptions
+from ._flow import WriteFlowControl
 
 if TYPE_CHECKING:
     from ..app import Request
@@ -40,6 +41,15 @@ logger = logging.getLogger("longwire.websocket")
 MessageCallback = Callable[[str | bytes], Any]
 CloseCallback = Callable[[int, str, bool], Any]
 ErrorCallback = Callable[[BaseException], Any]
+
+
+async def messages(recv: Callable[[], Awaitable[str | bytes]]) -> AsyncIterator[str | bytes]:
+    """What ``recv`` returns, until it raises ``ConnectionClosed``."""
+    while True:
+        try:
+            yield await recv()
+        except ConnectionClosed:
+            return
 
 
 class ReadyState(enum.IntEnum):
@@ -66,7 +76,7 @@ _WRITELINES_SIZE = 64 * 1024
 _CORE_OPEN = CoreState.OPEN
 
 
-class WebSocket(asyncio.Protocol):
+class WebSocket(WriteFlowControl):
     """A WebSocket connection (RFC 6455), from either end.
 
     Handlers receive one; ``longwire.connect`` returns one. Attributes in the
@@ -82,7 +92,6 @@ class WebSocket(asyncio.Protocol):
         "_close_timer",
         "_closed",
         "_core",
-        "_drain",
         "_flush_scheduled",
         "_in_feed",
         "_keepalive_timer",
@@ -97,7 +106,6 @@ class WebSocket(asyncio.Protocol):
         "_transport",
         "_unflushed",
         "_waiter",
-        "_write_paused",
         "bytes_received",
         "bytes_sent",
         "close_code",
@@ -128,7 +136,6 @@ class WebSocket(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._queue: deque[str | bytes] | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._pending_pings: dict[bytes, tuple[asyncio.Future[float], float]] | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
@@ -136,7 +143,7 @@ class WebSocket(asyncio.Protocol):
         self._in_feed = False
         self._flush_scheduled = False
         self._unflushed = 0  # about how many bytes send() queued since the last flush
-        self._write_paused = False
+        self._init_flow()
         self._reading_paused = False
         self._released: Callable[[WebSocket], None] | None = None
         self._started = time.monotonic()
@@ -247,17 +254,6 @@ class WebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._finish()
 
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
-
     # Receiving.
 
     def _deliver(self, data: str | bytes) -> None:
@@ -324,15 +320,8 @@ class WebSocket(asyncio.Protocol):
                 self._waiter = None
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
         """Messages until the connection closes (for any reason: see ``close_code``)."""
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosed:
-                return
+        return messages(self.recv)
 
     # Sending.
 
@@ -377,12 +366,6 @@ class WebSocket(asyncio.Protocol):
     ) -> None:
         await self.accept()
         await self.send(data, compress=compress)
-
-    def _drained(self) -> asyncio.Future[None]:
-        drain = self._drain
-        if drain is None:
-            drain = self._drain = self._loop.create_future()
-        return drain
 
     async def ping(self, data: bytes = b"") -> float:
         """Send a Ping and wait for its Pong.
