@@ -101,7 +101,6 @@ class HTTPServerProtocol(WriteFlowControl):
         "_state",
         "_timer",
         "_transport",
-        "_upgraded",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -117,7 +116,6 @@ class HTTPServerProtocol(WriteFlowControl):
         self._body: BodyReader | None = None  # of the request being received
         self._busy = False
         self._closing = False
-        self._upgraded = False
         self._out: list[bytes] = []
         self._reading_paused = False
         self._parse_paused = False
@@ -458,6 +456,21 @@ class HTTPServerProtocol(WriteFlowControl):
         self._busy = True
         self._set_deadline(_HEADER, None)
         start_websocket(self, event)
+
+    def _hand_over(self, successor: object) -> bool:
+        """The connection now speaks WebSocket: ``successor`` takes our place.
+
+        Returns:
+            Whether reading was paused (the successor resumes it once it listens).
+        """
+        connections = self._state.connections
+        connections.discard(self)
+        connections.add(successor)
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return self._reading_paused
 
     def _handshake_declined(self) -> None:
         """The upgrade was answered with an HTTP response (``_respond``): carry on."""

@@ -141,15 +141,8 @@ class ServerWebSocket(WebSocket):
         )
         transport.write(http.send(response))
         self._protocol = None
-        state = protocol._state
-        state.handshakes.discard(self)
-        state.connections.discard(protocol)
-        state.connections.add(self)
-        protocol._upgraded = True
-        protocol._set_deadline(0, None)
-        if protocol._timer is not None:
-            protocol._timer.cancel()
-            protocol._timer = None
+        self._server_state.handshakes.discard(self)
+        reading_paused = protocol._hand_over(self)
         self._open(
             core,
             transport,
@@ -157,7 +150,7 @@ class ServerWebSocket(WebSocket):
             extensions=response.headers.get("Sec-WebSocket-Extensions", "") or "",
             released=self._released_by_server,
         )
-        if protocol._reading_paused:
+        if reading_paused:
             transport.resume_reading()
 
     async def reject(self, status: int = 403, body: str | bytes = b"", headers: Any = ()) -> None:
