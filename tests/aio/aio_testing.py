@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import gc
 import hashlib
 import os
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from leakcheck import run_without_leaks
 from longwire import App
 from longwire.aio import Server, ServerConfig
 
@@ -32,27 +31,10 @@ def run(main: Callable[[], Awaitable[None]], *, timeout: float = 10.0) -> None:
     Fails when ``main`` leaves a task running or a socket or transport unclosed.
     """
 
-    async def guarded() -> None:
-        async with asyncio.timeout(timeout):
-            await main()
-        current = asyncio.current_task()
-        # Done callbacks and closing transports may need a few loop turns.
-        for _ in range(50):
-            left = [task for task in asyncio.all_tasks() if task is not current]
-            if not left:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            for task in left:
-                task.cancel()
-            raise AssertionError(f"tasks left running: {left}")
+    async def call() -> None:
+        await main()
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        asyncio.run(guarded())
-        gc.collect()
-    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert not leaks, leaks
+    run_without_leaks(call(), timeout=timeout)
 
 
 @contextlib.asynccontextmanager

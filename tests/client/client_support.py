@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+from leakcheck import run_without_leaks
 from longwire import App
 from longwire.aio import Server, make_config
 
@@ -17,26 +16,7 @@ DEADLINE = 10.0
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = DEADLINE) -> Any:
     """Run ``coro`` in a new loop, bounded by ``timeout``; fail on leaked tasks or sockets."""
-
-    async def main() -> Any:
-        async with asyncio.timeout(timeout):
-            result = await coro
-        for _ in range(5):
-            await asyncio.sleep(0)
-        pending = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
-        if pending:
-            await asyncio.sleep(0.1)
-            pending = {t for t in pending if not t.done()}
-        assert not pending, f"tasks left running: {pending}"
-        return result
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        result = asyncio.run(main())
-        gc.collect()
-    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert not leaks, f"resources left open: {leaks}"
-    return result
+    return run_without_leaks(coro, timeout=timeout)
 
 
 def longwire_server(app: App, port: int = 0, **options: Any) -> Server:

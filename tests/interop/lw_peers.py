@@ -12,11 +12,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
 import ssl
-import warnings
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 
 import trustme
 
+from leakcheck import run_without_leaks
 from longwire import App, ConnectionClosed
 
 DEADLINE = 20.0
@@ -35,27 +33,7 @@ SUBPROTOCOLS = ("chat.v2", "chat.v1")
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = DEADLINE) -> Any:
     """Run ``coro`` in a new loop, bounded by ``timeout``; fail on leaked tasks or sockets."""
-
-    async def main() -> Any:
-        async with asyncio.timeout(timeout):
-            result = await coro
-        # Let close callbacks and transports finish what they schedule.
-        for _ in range(5):
-            await asyncio.sleep(0)
-        pending = asyncio.all_tasks() - {asyncio.current_task()}
-        if pending:
-            await asyncio.sleep(0.1)  # a task may be in its last await
-            pending = {t for t in pending if not t.done()}
-        assert not pending, f"tasks left running: {pending}"
-        return result
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        result = asyncio.run(main())
-        gc.collect()
-    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert not leaks, f"resources left open: {leaks}"
-    return result
+    return run_without_leaks(coro, timeout=timeout)
 
 
 def payload(size: int, kind: str) -> str | bytes:
