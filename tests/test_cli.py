@@ -9,7 +9,7 @@ import typing
 import pytest
 
 import longwire
-from longwire import _cli
+from longwire import cli
 from longwire.aio import ServerConfig, WebSocketOptions, make_config
 
 
@@ -53,7 +53,7 @@ def test_unknown_command_is_one_error_line_and_exit_2():
 def test_version_and_demo_do_not_load_the_server():
     code = (
         "import sys\n"
-        "from longwire._cli import main\n"
+        "from longwire.cli import main\n"
         "try:\n"
         "    main(['--version'])\n"
         "except SystemExit:\n"
@@ -78,7 +78,7 @@ SCALAR_TYPES = (int, float, bool, int | None, float | None)
 
 
 def parse_serve(*args: str) -> argparse.Namespace:
-    return _cli._build_parser().parse_args(["serve", *args])
+    return cli.build_parser().parse_args(["serve", *args])
 
 
 def test_every_scalar_config_field_is_an_option_and_nothing_else():
@@ -89,14 +89,14 @@ def test_every_scalar_config_field_is_an_option_and_nothing_else():
         if hint in SCALAR_TYPES
     }
     assert {"header_timeout", "ping_interval", "max_message_size", "access_log"} <= scalar
-    options = {option.name for option in _cli.server_options()}
+    options = {option.name for option in cli.server_options()}
     assert options == scalar
     # Not scalars: set through their own options (--tls-cert) or not at all.
     assert not options & {"ssl", "http_limits", "websocket", "compression"}
 
 
 def test_option_help_comes_from_the_docstring_and_the_default_from_the_field():
-    options = {option.name: option for option in _cli.server_options()}
+    options = {option.name: option for option in cli.server_options()}
     header = options["header_timeout"]
     assert header.flag == "--header-timeout"
     assert "slowloris" in header.help
@@ -125,7 +125,7 @@ def test_derive_options_reads_metadata_and_skips_non_scalars():
         name: str = "x"
         tags: list[int] = dataclasses.field(default_factory=list)
 
-    options = {option.name: option for option in _cli.derive_options([(Settings, "g")])}
+    options = {option.name: option for option in cli.derive_options([(Settings, "g")])}
     assert set(options) == {"retries", "delay"}
     assert options["retries"].help == "how many times to retry, at most"
     assert (options["retries"].kind, options["retries"].nullable) == (int, False)
@@ -139,7 +139,7 @@ def test_given_options_become_the_config():
         "--no-access-log", "--write-limit", "1000", "--header-timeout", "2.5",
         "--max-message-size", "4096",
     )
-    options = _cli.config_options(args)
+    options = cli.config_options(args)
     assert options == {
         "max_connections": None, "ping_interval": 5.0, "ping_timeout": None,
         "access_log": False, "write_limit": 1000, "header_timeout": 2.5,
@@ -157,7 +157,7 @@ def test_given_options_become_the_config():
 
 def test_options_not_given_leave_the_defaults():
     args = parse_serve()
-    assert _cli.config_options(args) == {}
+    assert cli.config_options(args) == {}
     assert (args.host, args.port, args.app, args.uvloop) == ("127.0.0.1", 8000, None, None)
     assert args.log_level == "info"
 
@@ -181,7 +181,7 @@ def test_bad_values_are_usage_errors(args, capsys):
 
 
 def test_field_validation_names_the_option(capsys):
-    assert _cli.main(["serve", "--keep-alive-timeout", "-1"]) == 1
+    assert cli.main(["serve", "--keep-alive-timeout", "-1"]) == 1
     assert capsys.readouterr().err == (
         "longwire serve: error: --keep-alive-timeout must be positive\n"
     )
@@ -191,10 +191,10 @@ def test_load_app_errors_are_usage_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "cli_app_module.py").write_text("import longwire\napp = longwire.App()\n")
-    assert isinstance(_cli.load_app("cli_app_module:app"), longwire.App)
+    assert isinstance(cli.load_app("cli_app_module:app"), longwire.App)
     for spec in (
         "cli_app_module", ":app", "cli_app_module:", "nope_module:app",
         "cli_app_module:nope", "cli_app_module:longwire",
     ):
         with pytest.raises(longwire.LongwireError):
-            _cli.load_app(spec)
+            cli.load_app(spec)

@@ -13,7 +13,7 @@ from pathlib import Path
 from websockets.sync.client import connect
 
 import longwire
-from longwire import _cli
+from longwire import cli
 from longwire._demo_app import app as demo_app
 from longwire.aio import ServerConfig, WebSocketOptions
 
@@ -176,5 +176,5 @@ def test_server_docs_state_the_real_defaults():
 
 def test_cli_docs_list_every_derived_option():
     text = (DOCS / "cli.md").read_text()
-    for option in _cli.server_options():
+    for option in cli.server_options():
         assert option.flag in text, f"docs/cli.md lacks {option.flag}"

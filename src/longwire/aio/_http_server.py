@@ -437,6 +437,7 @@ class HTTPServerProtocol(WriteFlowControl):
 
     def _log(self, event: Request, status: int, size: int, started: float) -> None:
         client = f"{self._client[0]}:{self._client[1]}" if self._client else "-"
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
         access_logger.info(
             '%s "%s %s HTTP/%s" %d %d %.1fms',
             client,
@@ -445,7 +446,15 @@ class HTTPServerProtocol(WriteFlowControl):
             event.http_version,
             status,
             size,
-            (time.monotonic() - started) * 1000,
+            duration_ms,
+            extra={
+                "client": client,
+                "method": event.method,
+                "target": event.target,
+                "status": status,
+                "size": size,
+                "duration_ms": duration_ms,
+            },
         )
 
     # WebSocket upgrade.

@@ -230,13 +230,26 @@ class ServerWebSocket(WebSocket):
         state = self._server_state
         state.connections.discard(self)
         if state.access_log:
-            client = self.remote_address
+            address = self.remote_address
+            client = f"{address[0]}:{address[1]}" if address else "-"
+            duration = round(time.monotonic() - self._started, 1)
+            target = self._handshake.request.target
             access_logger.info(
                 '%s "WS %s" 101 in=%d out=%d %.1fs close=%s',
-                f"{client[0]}:{client[1]}" if client else "-",
-                self._handshake.request.target,
+                client,
+                target,
                 self.bytes_received,
                 self.bytes_sent,
-                time.monotonic() - self._started,
+                duration,
                 self.close_code,
+                extra={
+                    "client": client,
+                    "method": "WS",
+                    "target": target,
+                    "status": 101,
+                    "bytes_in": self.bytes_received,
+                    "bytes_out": self.bytes_sent,
+                    "duration_s": duration,
+                    "close_code": self.close_code,
+                },
             )

@@ -1,0 +1,206 @@
+"""``longwire serve`` options derived from the config dataclasses.
+
+Every field of ``ServerConfig`` and ``WebSocketOptions`` of a scalar type
+(``int``, ``float``, ``bool``, ``int | None``, ``float | None``) becomes an
+option named after it (``ping_interval`` → ``--ping-interval``), with its help
+from the dataclass docstring's ``Attributes:`` section (or ``metadata["help"]``)
+and its default from the dataclass, so a new setting reaches the command line
+without being declared again here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import inspect
+import math
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["add_server_options", "config_options", "derive_options", "server_options"]
+
+
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Option:
+    """One ``longwire serve`` option derived from a config dataclass field."""
+
+    name: str  # the field name, and the make_config keyword
+    kind: type  # int, float or bool
+    nullable: bool  # the field is `X | None`: "none" is accepted
+    default: object
+    help: str
+    group: str  # "server" or "websocket"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "config_" + self.name
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``{field: description}`` from the ``Attributes:`` section of ``cls``'s docstring."""
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    docs: dict[str, str] = {}
+    inside = False
+    current: str | None = None
+    for line in doc.splitlines():
+        if line.strip() == "Attributes:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if not line.strip():
+            current = None
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:  # the next section
+            break
+        match = re.match(r"\s+(\w+): (.*)", line)
+        if match and (current is None or indent <= 4):
+            current = match[1]
+            docs[current] = match[2].strip()
+        elif current is not None:
+            docs[current] += " " + line.strip()
+    return docs
+
+
+def _scalar_type(hint: object) -> tuple[type, bool] | None:
+    """``(type, nullable)`` for the field types the command line handles, else None."""
+    if hint in (int, float, bool):
+        assert isinstance(hint, type)
+        return hint, False
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = typing.get_args(hint)
+        others = [arg for arg in args if arg is not type(None)]
+        if len(args) == 2 and len(others) == 1 and others[0] in (int, float):
+            return others[0], True
+    return None
+
+
+def _help_text(text: str) -> str:
+    """A docstring description as help text: no reST markup, no stated default."""
+    text = text.replace("``", "")
+    # The default shown is the dataclass's own, so a stale sentence cannot mislead.
+    text = re.sub(r"\s*Default [^.]*\.", "", text).strip().rstrip(".")
+    text = re.sub(r"\bNone\b", "none", text)  # what to type on the command line
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _show_default(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def derive_options(sources: Sequence[tuple[type, str]]) -> list[_Option]:
+    """Options for the scalar fields of each ``(dataclass, group)`` in ``sources``.
+
+    A field name already seen (``write_limit`` is in both ``ServerConfig`` and
+    ``WebSocketOptions``) stays one option, as ``make_config`` gives its value to
+    both; its help joins the two descriptions.
+    """
+    options: dict[str, _Option] = {}
+    for cls, group in sources:
+        docs = _attribute_docs(cls)
+        hints = typing.get_type_hints(cls)
+        defaults = cls()
+        for field in dataclasses.fields(cls):
+            scalar = _scalar_type(hints[field.name])
+            if scalar is None:
+                continue
+            kind, nullable = scalar
+            default = getattr(defaults, field.name)
+            text = _help_text(str(field.metadata.get("help") or docs.get(field.name, "")))
+            previous = options.get(field.name)
+            if previous is not None:
+                text = f"{previous.help}; on WebSockets, {text}"
+                options[field.name] = dataclasses.replace(previous, help=text)
+            else:
+                options[field.name] = _Option(field.name, kind, nullable, default, text, group)
+    return list(options.values())
+
+
+@functools.cache
+def server_options() -> tuple[_Option, ...]:
+    """The ``longwire serve`` options derived from ``ServerConfig`` and ``WebSocketOptions``."""
+    from ..aio import ServerConfig, WebSocketOptions  # noqa: PLC0415 - only for `serve`
+
+    return tuple(derive_options([(ServerConfig, "server"), (WebSocketOptions, "websocket")]))
+
+
+def _metavar(option: _Option) -> str:
+    if option.kind is float:
+        unit = "SECONDS" if option.name.endswith(("_timeout", "_interval")) else "NUMBER"
+    else:
+        unit = "BYTES" if option.name.endswith(("_size", "_limit")) else "N"
+    return f"{unit}|none" if option.nullable else unit
+
+
+def _converter(option: _Option) -> Callable[[str], object]:
+    """Parse an option's value: a finite number of the field's type, or ``none``."""
+    kind = option.kind
+    expected = "an integer" if kind is int else "a number"
+    if option.nullable:
+        expected += " or 'none'"
+
+    def convert(text: str) -> object:
+        if option.nullable and text.strip().lower() == "none":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    groups = {
+        "server": parser.add_argument_group("server options (longwire.aio.ServerConfig)"),
+        "websocket": parser.add_argument_group("WebSocket options (longwire.aio.WebSocketOptions)"),
+    }
+    for option in server_options():
+        group = groups[option.group]
+        help_ = f"{option.help} (default: {_show_default(option.default)})".lstrip()
+        if option.kind is bool:
+            group.add_argument(
+                option.flag,
+                dest=option.dest,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_,
+            )
+        else:
+            group.add_argument(
+                option.flag,
+                dest=option.dest,
+                type=_converter(option),
+                default=argparse.SUPPRESS,
+                metavar=_metavar(option),
+                help=help_,
+            )
+
+
+def config_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The derived options given on the command line, as ``make_config`` keywords."""
+    given = vars(args)
+    return {option.name: given[option.dest] for option in server_options() if option.dest in given}
+
+

@@ -1,0 +1,165 @@
+"""``longwire serve``: serve an App (or the demo) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .._errors import LongwireError
+from ._common import UsageError, browser_url, configure_logging, fail, port
+from ._options import add_server_options, config_options, server_options
+
+if TYPE_CHECKING:
+    from ..aio import Server
+    from ..app import App
+
+__all__ = ["load_app", "register"]
+
+_EXAMPLES = """\
+examples:
+  longwire serve                                  # the demo: http://127.0.0.1:8000/
+  longwire serve myapp:app --port 8080            # the App `app` in ./myapp.py
+  longwire serve myapp:app --host 0.0.0.0 --max-connections none
+  longwire serve myapp:app --ping-interval 30 --max-message-size 4194304
+  longwire serve myapp:app --tls-cert cert.pem --tls-key key.pem   # https:// and wss://
+
+The server and WebSocket options are the fields of longwire.aio.ServerConfig and
+WebSocketOptions (docs/server.md); "none" turns off a limit that accepts it.
+Exit status: 0 after a graceful shutdown (Ctrl+C or SIGTERM), 1 on an error,
+2 on a usage error.
+"""
+
+
+def register(
+    commands: Any, common: argparse.ArgumentParser, *, derived_options: bool = True
+) -> None:
+    """Add ``serve`` to the subcommands; ``derived_options`` imports the server
+    to list the config options, so it is off unless ``serve`` was asked for.
+    """
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve an App (or, with no APP, the built-in demo) until Ctrl+C",
+        description="Serve a longwire App over HTTP/1.1 and WebSocket until SIGINT (Ctrl+C)\n"
+        "or SIGTERM, then shut down gracefully. With no APP, serve the demo: a page\n"
+        "at / that talks to the WebSocket echo endpoint /echo.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.set_defaults(run=run)
+    serve.add_argument(
+        "app",
+        nargs="?",
+        metavar="APP",
+        help="the App to serve, as module:attribute (imported from the current directory); "
+        "default: the demo",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=port,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--tls-cert", metavar="FILE", help="PEM certificate chain: serve https:// and wss://"
+    )
+    serve.add_argument(
+        "--tls-key", metavar="FILE", help="PEM private key (default: the key in --tls-cert's file)"
+    )
+    serve.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
+    )
+    if derived_options:
+        add_server_options(serve)
+
+
+def load_app(spec: str) -> App:
+    """The ``App`` named by ``module:attribute``, imported from the current directory.
+
+    Raises:
+        LongwireError: ``spec`` is malformed, the module is not found, the attribute
+            is missing, or it is not an ``App``. Exceptions raised by the module's
+            own code while it is imported propagate unchanged.
+    """
+    from ..app import App  # noqa: PLC0415 - the app layer loads on demand
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"APP must be module:attribute, such as myapp:app, not {spec!r}")
+    # Like `python -m`: modules in the current directory win (uvicorn does the same).
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise UsageError(
+                f"cannot import {module_name!r}: no module named {missing!r} in {cwd} "
+                "or on sys.path"
+            ) from None
+        raise  # the module itself imports something missing: its traceback says where
+    target: object = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if not isinstance(target, App):
+        raise UsageError(
+            f"{spec} is {type(target).__name__!r}, not a longwire App "
+            "(make one with app = longwire.App())"
+        )
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    """``longwire serve``: configure, import the app, serve until a signal; the exit status."""
+    from ..aio import make_config  # noqa: PLC0415 - the server loads on demand
+    from ..aio import run as run_server  # noqa: PLC0415
+
+    try:
+        config = make_config(tls_cert=args.tls_cert, tls_key=args.tls_key, **config_options(args))
+    except LongwireError as exc:
+        return fail("serve", exc)
+    except ValueError as exc:  # a field's own validation: name the option, not the field
+        message = str(exc)
+        for option in server_options():
+            message = re.sub(rf"\b{option.name}\b", option.flag, message)
+        return fail("serve", message)
+    configure_logging(args.log_level, args.json_logs)
+    if args.app is None:
+        from .._demo_app import app  # noqa: PLC0415
+    else:
+        try:
+            app = load_app(args.app)
+        except UsageError as exc:
+            return fail("serve", exc)
+        except Exception:
+            print(f"longwire serve: error: importing {args.app!r} failed:", file=sys.stderr)
+            traceback.print_exc()
+            return 1
+    what = "longwire demo" if args.app is None else f"serving {args.app}"
+
+    def ready(server: Server) -> None:
+        scheme = "https" if server.config.ssl is not None else "http"
+        url = browser_url(scheme, server.host, server.port)
+        print(f"{what} at {url} (Ctrl+C to stop)", flush=True)
+
+    try:
+        run_server(app, args.host, args.port, uvloop=args.uvloop, ready=ready, config=config)
+    except LongwireError as exc:
+        return fail("serve", exc)
+    return 0
