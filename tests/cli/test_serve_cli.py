@@ -1,13 +1,12 @@
 """``longwire serve``, run as a user runs it: a real subprocess on a real port.
 
-Every server is started through ``Served``, which waits for the "listening on"
-log line with a timeout and always kills the process in ``finally``.
+Every server is started through ``cli_support.running``, which waits for the
+"listening on" log line with a timeout and always kills the process in ``finally``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import shlex
@@ -17,13 +16,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import free_port, run_cli, running
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
@@ -51,91 +48,15 @@ async def shout(ws):
 '''
 
 
-class Served:
-    """A ``python -m longwire serve ...`` subprocess whose output is read by threads."""
-
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "longwire", "serve", *args],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(stream, lines: list[str]) -> None:
-        for line in stream:
-            lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = STARTUP_TIMEOUT) -> str:
-        """The first output line containing ``text``; fails on timeout or early exit."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.stdout + self.stderr:
-                if text in line:
-                    return line
-            if self.proc.poll() is not None:
-                self.wait()  # let the readers finish
-                status = self.proc.returncode
-                pytest.fail(f"server exited ({status}) before {text!r}: {self.output}")
-            time.sleep(0.02)
-        pytest.fail(f"no {text!r} within {timeout} s: {self.output}")
-
-    def wait(self, timeout: float = EXIT_TIMEOUT) -> int:
-        status = self.proc.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        return status
-
-    @property
-    def output(self) -> str:
-        return "\n".join(["stdout:", *self.stdout, "stderr:", *self.stderr])
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-@contextlib.contextmanager
-def served(*args: str, cwd: Path | None = None) -> Iterator[Served]:
-    """Start ``longwire serve``, wait until it listens, and kill it whatever happens."""
-    server = Served(*args, cwd=cwd)
-    try:
-        server.wait_for("listening on")
-        yield server
-    finally:
-        server.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def served(*args: str, cwd: Path | None = None):
+    """Start ``longwire serve ARGS``, wait until it listens, and kill it whatever happens."""
+    return running("serve", *args, cwd=cwd)
 
 
 def run_serve(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``longwire serve`` expecting it to fail before serving."""
-    return subprocess.run(
-        [sys.executable, "-m", "longwire", "serve", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("serve", *args, cwd=cwd)
+
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -425,7 +346,7 @@ def test_help_lists_derived_options_and_examples():
 def test_the_openssl_command_in_docs_tls_makes_a_working_certificate(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("no openssl command")
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "tls.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tls.md").read_text()
     [command] = [line for line in doc.splitlines() if line.startswith("openssl req ")]
     subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, timeout=60, check=True)
     context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))

@@ -7,17 +7,11 @@ import sys
 import typing
 
 import pytest
+from cli_support import run_cli
 
 import longwire
 from longwire import cli
 from longwire.aio import ServerConfig, WebSocketOptions, make_config
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "longwire", *args], capture_output=True, text=True, timeout=60,
-        check=False,
-    )
 
 
 def test_version():
