@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the system programs the test suite drives as real peers, if missing:
-# curl (HTTP interop tests) and wrk (the benchmark smoke test's HTTP load).
+# curl (HTTP interop and SSE tests), wrk (the benchmark smoke test's HTTP load)
+# and websocketd (the peer of `longwire exec` in bench/exec_bench.py).
 set -euo pipefail
 missing=()
-for tool in curl wrk; do
+for tool in curl wrk websocketd; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) && exit 0

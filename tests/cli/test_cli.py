@@ -192,3 +192,40 @@ def test_load_app_errors_are_usage_errors(tmp_path, monkeypatch):
     ):
         with pytest.raises(longwire.LongwireError):
             cli.load_app(spec)
+
+
+# Logging, shared by every command.
+
+
+def test_json_formatter_carries_extra_fields_and_exceptions():
+    import json
+    import logging
+
+    from longwire.cli._common import JSONFormatter
+
+    formatter = JSONFormatter()
+    record = logging.makeLogRecord(
+        {"name": "longwire.x", "levelname": "WARNING", "msg": "%d done", "args": (3,),
+         "created": 0.25, "status": 201}
+    )
+    assert json.loads(formatter.format(record)) == {
+        "time": "1970-01-01T00:00:00.250Z", "level": "warning", "logger": "longwire.x",
+        "message": "3 done", "status": 201,
+    }
+    try:
+        raise ValueError("bad\nthing")
+    except ValueError:
+        import sys
+
+        failed = logging.makeLogRecord({"msg": "oops", "exc_info": sys.exc_info()})
+    entry = json.loads(formatter.format(failed))
+    assert entry["exception"].endswith("ValueError: bad\nthing")  # multi-line text, one JSON line
+    assert "\n" not in formatter.format(failed)
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_every_command_takes_the_logging_options(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    assert "--log-level" in result.stdout
+    assert "--json-logs" in result.stdout

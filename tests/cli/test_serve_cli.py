@@ -160,6 +160,30 @@ def test_no_access_log_and_log_level():
         assert '"GET / HTTP/1.1"' not in server.output
 
 
+def test_json_logs_are_one_object_per_line_with_access_fields():
+    port = free_port()
+    with served("--port", str(port), "--json-logs") as server:
+        page = get(f"http://127.0.0.1:{port}/")[2].encode()
+        with ws_connect(f"ws://127.0.0.1:{port}/echo", open_timeout=10) as ws:
+            ws.send("hi")
+            assert ws.recv(timeout=10) == "hi"
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.wait() == 0
+    records = [json.loads(line) for line in server.stderr if line.strip()]
+    assert records, server.output
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= record.keys()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
+    access = [r for r in records if r["logger"] == "longwire.access"]
+    http = next(r for r in access if r["method"] == "GET")
+    assert (http["target"], http["status"], http["size"]) == ("/", 200, len(page))
+    assert http["message"].startswith("127.0.0.1:")
+    session = next(r for r in access if r["method"] == "WS")
+    assert (session["target"], session["status"], session["close_code"]) == ("/echo", 101, 1000)
+    assert session["bytes_in"] > 0
+    assert session["bytes_out"] > 0
+
+
 def test_derived_options_reach_the_server():
     """--max-message-size (a WebSocketOptions field) is enforced: 1009 Message Too Big."""
     port = free_port()
