@@ -30,6 +30,7 @@ bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/micro.py
 	$(BIN)/python bench/servers_bench.py
+	$(BIN)/python bench/exec_bench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/longwire/*.so
