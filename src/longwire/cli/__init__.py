@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import serve
+from . import connect, serve
 from ._common import common_options, fail
 from ._options import config_options, derive_options, server_options
 from .serve import load_app
@@ -36,6 +36,7 @@ examples:
   longwire --version
   longwire serve                 # the demo server: open http://127.0.0.1:8000/
   longwire serve myapp:app       # serve the App named app in ./myapp.py
+  longwire connect ws://127.0.0.1:8000/echo   # an interactive WebSocket client
   longwire demo                  # a WebSocket handshake and messages over loopback, annotated
 
 Every command has --help with examples, and takes --log-level and --json-logs.
@@ -52,8 +53,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
-    """The parser; without ``serve_options``, ``serve`` lacks the derived options,
-    which import the server (asyncio and all), so ``--version`` and ``demo`` stay quick.
+    """The parser; without ``serve_options``, ``serve`` and ``exec`` lack the derived
+    options, which import the server (asyncio and all), so ``--version`` and ``demo``
+    stay quick.
     """
     parser = argparse.ArgumentParser(
         prog="longwire",
@@ -65,6 +67,7 @@ def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options()
     serve.register(commands, common, derived_options=serve_options)
+    connect.register(commands, common)
     demo = commands.add_parser(
         "demo",
         parents=[common],
