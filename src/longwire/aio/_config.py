@@ -100,6 +100,14 @@ class ServerConfig:
             ``longwire.access`` logger. Default on.
         ssl: a server ``ssl.SSLContext`` for https/wss, or None.
         backlog: listen backlog. Default 2048.
+        metrics_path: the path (such as ``/metrics``) at which the server itself
+            answers GET and HEAD with its metrics in the Prometheus text format,
+            ahead of the app's routes. None: no such endpoint (the counting goes
+            on regardless: see ``Server.metrics``). Default None.
+        metrics_dir: a directory that several server processes share: each
+            writes its metrics there (at most once a second, and before
+            answering a scrape), and a scrape answers with the sum over all of
+            them. None: this process's metrics only. Default None.
     """
 
     header_timeout: float = 10.0
@@ -113,6 +121,8 @@ class ServerConfig:
     access_log: bool = True
     ssl: ssl.SSLContext | None = None
     backlog: int = 2048
+    metrics_path: str | None = None
+    metrics_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("header_timeout", "keep_alive_timeout", "shutdown_timeout"):
@@ -124,3 +134,10 @@ class ServerConfig:
             raise ValueError("backlog must be at least 1")
         if self.body_buffer_size < 1 or self.write_limit < 1:
             raise ValueError("body_buffer_size and write_limit must be at least 1")
+        path = self.metrics_path
+        if path is not None and (
+            not path.startswith("/") or any(c in path for c in "?# ") or not path.isprintable()
+        ):
+            raise ValueError(f"metrics_path must be a path such as /metrics, not {path!r}")
+        if self.metrics_dir == "":
+            raise ValueError("metrics_dir must be a directory (or None)")

@@ -30,6 +30,8 @@ from ..http1 import (
     Role,
     State,
 )
+from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ..metrics import collect, render
 from ._body import BodyReader
 from ._eager import Finished, start
 from ._flow import WriteFlowControl
@@ -93,6 +95,7 @@ class HTTPServerProtocol(WriteFlowControl):
         "_http",
         "_lingering",
         "_loop",
+        "_metrics",
         "_out",
         "_parse_paused",
         "_queue",
@@ -108,6 +111,7 @@ class HTTPServerProtocol(WriteFlowControl):
         self._app: App = state.app
         self._config = state.config
         self._loop = state.loop
+        self._metrics = state.metrics
         self._http = Connection(Role.SERVER, limits=state.config.http_limits)
         self._transport: asyncio.Transport | None = None
         self._client: tuple[str, int] | None = None
@@ -134,10 +138,14 @@ class HTTPServerProtocol(WriteFlowControl):
         limit = self._config.max_connections
         if limit is not None and len(state.connections) >= limit:
             logger.warning("refusing a connection: max_connections (%d) reached", limit)
+            self._metrics.connections_refused += 1
             transport.write(_BUSY_503)
             transport.close()
             return
         state.connections.add(self)
+        metrics = self._metrics
+        metrics.http_connections += 1
+        metrics.http_open += 1
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
@@ -145,6 +153,7 @@ class HTTPServerProtocol(WriteFlowControl):
         self._set_deadline(_HEADER, self._config.header_timeout)
 
     def data_received(self, data: bytes) -> None:
+        self._metrics.http_bytes_in += len(data)
         if self._lingering:
             return  # closing: what the client still sends is discarded
         try:
@@ -181,7 +190,10 @@ class HTTPServerProtocol(WriteFlowControl):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._state.connections.discard(self)
+        connections = self._state.connections
+        if self in connections:  # else refused, or handed over to a WebSocket
+            connections.remove(self)
+            self._metrics.http_open -= 1
         self._transport = None
         if self._timer is not None:
             self._timer.cancel()
@@ -232,8 +244,20 @@ class HTTPServerProtocol(WriteFlowControl):
         """Answer queued requests in order, as long as their handlers finish at once."""
         queue = self._queue
         transport = self._transport
+        metrics_path = self._config.metrics_path
         while queue and not self._busy and transport is not None and not transport.is_closing():
             event, body = queue.popleft()
+            target = event.target
+            # The metrics path, with or without a query; a plain target costs two
+            # comparisons, with no call.
+            if metrics_path is not None and (
+                target == metrics_path
+                or ("?" in target and target.partition("?")[0] == metrics_path)
+            ):
+                self._busy = True
+                started = time.monotonic() if self._state.access_log else 0.0
+                self._respond(event, self._metrics_response(event.method), started)
+                continue
             if event.headers.has_token("Upgrade", "websocket"):
                 self._upgrade(event)
                 return
@@ -262,6 +286,20 @@ class HTTPServerProtocol(WriteFlowControl):
             http_version=event.http_version,
             receive_body=body.read if body is not None else None,
         )
+
+    def _metrics_response(self, method: str) -> AppResponse:
+        """The answer to a request for ``metrics_path``: the metrics, for GET and HEAD."""
+        if method not in {"GET", "HEAD"}:
+            return AppResponse.text(
+                "Method Not Allowed\n", status=405, headers=[("Allow", "GET, HEAD")]
+            )
+        directory = self._config.metrics_dir
+        try:
+            text = render(collect(self._metrics, directory))
+        except OSError as exc:
+            logger.error("cannot collect the metrics in %s: %s", directory, exc)
+            return AppResponse.text("Metrics unavailable\n", status=500)
+        return AppResponse(text.encode(), content_type=METRICS_CONTENT_TYPE)
 
     def _handler_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:
         if task.cancelled():
@@ -318,6 +356,7 @@ class HTTPServerProtocol(WriteFlowControl):
             self._abort()
             self._busy = False
             return
+        self._metrics.http_responses[head_event.status_code] += 1
         if stream is not None and event.method == "HEAD":
             # RFC 9110 §9.3.2: no content in answer to HEAD: the stream is not run.
             self._out.append(http.send(_END))
@@ -390,7 +429,9 @@ class HTTPServerProtocol(WriteFlowControl):
     def _write_out(self) -> None:
         out = self._out
         if out and self._transport is not None:
-            self._transport.write(b"".join(out) if len(out) > 1 else out[0])
+            data = b"".join(out) if len(out) > 1 else out[0]
+            self._metrics.http_bytes_out += len(data)
+            self._transport.write(data)
         out.clear()
 
     def _maybe_continue(self) -> None:
@@ -398,7 +439,9 @@ class HTTPServerProtocol(WriteFlowControl):
         # send it once the handler asks for the body, not before.
         http = self._http
         if http.client_is_waiting_for_100_continue and self._transport is not None:
-            self._transport.write(http.send(_CONTINUE))
+            data = http.send(_CONTINUE)
+            self._metrics.http_bytes_out += len(data)
+            self._transport.write(data)
 
     def _bad_request(self, exc: RemoteProtocolError) -> None:
         """The client broke HTTP/1.1: answer ``exc.status_hint`` (if we can), then close."""
@@ -432,6 +475,10 @@ class HTTPServerProtocol(WriteFlowControl):
         except LocalProtocolError:
             data = b""
         if self._transport is not None:
+            if data:
+                metrics = self._metrics
+                metrics.http_responses[status] += 1
+                metrics.http_bytes_out += len(data)
             self._transport.write(data)
         self._close(linger=True)
 
@@ -473,7 +520,9 @@ class HTTPServerProtocol(WriteFlowControl):
             Whether reading was paused (the successor resumes it once it listens).
         """
         connections = self._state.connections
-        connections.discard(self)
+        if self in connections:
+            connections.remove(self)
+            self._metrics.http_open -= 1
         connections.add(successor)
         self._deadline = None
         if self._timer is not None:
@@ -528,6 +577,9 @@ class HTTPServerProtocol(WriteFlowControl):
             return
         if self._deadline_kind is _HEADER and not self._busy:
             logger.debug("header timeout for %s", self._client)
+            metrics = self._metrics
+            metrics.http_responses[408] += 1
+            metrics.http_bytes_out += len(_TIMEOUT_408)
             self._transport.write(_TIMEOUT_408)
             self._close(linger=True)
             return

@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import LongwireError
+from ..metrics import Metrics, write_snapshot
 from ._config import ServerConfig, WebSocketOptions
 from ._http_server import HTTPServerProtocol
 from ._tls import server_ssl_context
@@ -23,6 +24,11 @@ __all__ = ["Server", "ServerState", "make_config", "run", "serve"]
 
 logger = logging.getLogger("longwire.server")
 
+# With ServerConfig.metrics_dir, how often (at most) a server writes its snapshot
+# there: often enough for a scrape answered by another process, yet a negligible
+# cost (one small file).
+METRICS_WRITE_INTERVAL = 1.0
+
 
 class _Connection(Protocol):
     def _going_away(self) -> None: ...
@@ -32,12 +38,29 @@ class _Connection(Protocol):
 class ServerState:
     """What every connection of one server shares."""
 
-    __slots__ = ("access_log", "app", "config", "connections", "handshakes", "loop", "tasks")
+    __slots__ = (
+        "access_log",
+        "app",
+        "config",
+        "connections",
+        "handshakes",
+        "loop",
+        "metrics",
+        "tasks",
+    )
 
-    def __init__(self, app: App, config: ServerConfig, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        app: App,
+        config: ServerConfig,
+        loop: asyncio.AbstractEventLoop,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
         self.config = config
         self.loop = loop
+        # Incremented in place by the connections (see longwire.metrics).
+        self.metrics = metrics if metrics is not None else Metrics()
         self.access_log = config.access_log and logging.getLogger("longwire.access").isEnabledFor(
             logging.INFO
         )
@@ -64,6 +87,8 @@ class Server:
         port: port to listen on; 0 picks a free one (see ``port``).
         config: settings (``ServerConfig``).
         sock: an already listening socket to use instead of ``host``/``port``.
+        metrics: the counters to increment (see ``metrics``); default a new
+            ``longwire.metrics.Metrics()``.
     """
 
     def __init__(
@@ -74,6 +99,7 @@ class Server:
         port: int = 8000,
         config: ServerConfig | None = None,
         sock: socket.socket | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -82,6 +108,10 @@ class Server:
         self._sock = sock
         self._server: asyncio.Server | None = None
         self._state: ServerState | None = None
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._metrics_timer: asyncio.TimerHandle | None = None
+        self._metrics_written: object = None  # the last snapshot written to metrics_dir
+        self._metrics_write_failed = False
 
     @property
     def port(self) -> int:
@@ -95,6 +125,11 @@ class Server:
         """How many connections (HTTP and WebSocket) are open."""
         return len(self._state.connections) if self._state else 0
 
+    @property
+    def metrics(self) -> Metrics:
+        """This server's counters, live (``metrics.snapshot()`` for a consistent copy)."""
+        return self._metrics
+
     async def start(self) -> None:
         """Run the app's startup hooks, then listen.
 
@@ -102,7 +137,14 @@ class Server:
             LongwireError: the address is in use or cannot be bound.
         """
         loop = asyncio.get_running_loop()
-        state = self._state = ServerState(self.app, self.config, loop)
+        state = self._state = ServerState(self.app, self.config, loop, self._metrics)
+        directory = self.config.metrics_dir
+        if directory is not None:
+            try:
+                os.makedirs(directory, exist_ok=True)
+                write_snapshot(directory, self._metrics)
+            except OSError as exc:
+                raise LongwireError(f"cannot write metrics to {directory}: {exc}") from exc
         await self.app.startup()
         try:
             if self._sock is not None:
@@ -128,6 +170,8 @@ class Server:
                 f"cannot listen on {_address(self.host, self._port)}: {reason}"
             ) from exc
         self._server = server
+        if directory is not None:
+            self._metrics_timer = loop.call_later(METRICS_WRITE_INTERVAL, self._write_metrics)
         scheme = "https" if self.config.ssl is not None else "http"
         logger.info("listening on %s://%s", scheme, _address(self.host, self.port))
 
@@ -161,7 +205,32 @@ class Server:
             for task in list(tasks):
                 task.cancel()
             await asyncio.wait(list(tasks), timeout=1.0)
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+            self._metrics_timer = None
+            self._write_metrics(final=True)
         await self.app.shutdown()
+
+    def _write_metrics(self, *, final: bool = False) -> None:
+        """Write this process's snapshot to ``metrics_dir`` if it changed; then again later."""
+        directory = self.config.metrics_dir
+        if directory is None:
+            return
+        snapshot = self._metrics.snapshot()
+        if snapshot != self._metrics_written:
+            try:
+                write_snapshot(directory, self._metrics, snapshot)
+            except OSError as exc:
+                if not self._metrics_write_failed:  # say it once, not every second
+                    logger.warning("cannot write metrics to %s: %s", directory, exc)
+                self._metrics_write_failed = True
+            else:
+                self._metrics_written = snapshot
+                self._metrics_write_failed = False
+        if not final:
+            self._metrics_timer = asyncio.get_running_loop().call_later(
+                METRICS_WRITE_INTERVAL, self._write_metrics
+            )
 
     async def __aenter__(self) -> Server:
         await self.start()

@@ -32,7 +32,10 @@ def start_websocket(protocol: HTTPServerProtocol, event: Request) -> None:
 
     started = time.monotonic()
 
-    def answer(status: int, text: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def answer(
+        reason: str, status: int, text: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        protocol._metrics.handshake_failed(reason)
         response = Response.text(text + "\n", status=status, headers=list(headers))
         protocol._respond(event, response, started)
         protocol._handshake_declined()
@@ -40,17 +43,19 @@ def start_websocket(protocol: HTTPServerProtocol, event: Request) -> None:
     try:
         handshake = ServerHandshake.from_request(event)
     except HandshakeError as exc:
-        answer(exc.status, exc.message, exc.headers)
+        names = {name.lower() for name, _ in exc.headers}
+        reason = "version" if "sec-websocket-version" in names else "bad_request"
+        answer(reason, exc.status, exc.message, exc.headers)
         return
     request = protocol._make_request(event, None)
     match = protocol._app.match_websocket(request.path)
     if match is None:
-        answer(404, "Not Found")
+        answer("not_found", 404, "Not Found")
         return
     route, params = match
     request.path_params = params
     if route.origins is not None and handshake.origin not in route.origins:
-        answer(403, f"origin {handshake.origin!r} is not allowed")
+        answer("origin", 403, f"origin {handshake.origin!r} is not allowed")
         return
     ws = ServerWebSocket(protocol, handshake, route, request, started)
     protocol._state.handshakes.add(ws)
@@ -91,6 +96,7 @@ class ServerWebSocket(WebSocket):
         self._handshake = handshake
         self._route = route
         self._server_state = protocol._state
+        self._metrics = protocol._metrics
         self._started = started
 
     async def accept(self, subprotocol: str | None = _DEFAULT, headers: Any = ()) -> None:
@@ -113,6 +119,7 @@ class ServerWebSocket(WebSocket):
             raise LocalProtocolError(f"cannot accept: the WebSocket is {self._state.name}")
         transport = protocol._transport
         if transport is None:
+            self._metrics.handshake_failed("client_gone")
             self._server_state.handshakes.discard(self)
             self._state = ReadyState.CLOSED
             self.close_code = CloseCode.ABNORMAL_CLOSURE
@@ -139,7 +146,12 @@ class ServerWebSocket(WebSocket):
             # delivered) by the data_received(b"") in _open.
             trailing_data=http.trailing_data,
         )
-        transport.write(http.send(response))
+        data = http.send(response)
+        transport.write(data)
+        metrics = self._metrics
+        metrics.http_responses[101] += 1
+        metrics.http_bytes_out += len(data)
+        metrics.websocket_opened(self)
         self._protocol = None
         self._server_state.handshakes.discard(self)
         reading_paused = protocol._hand_over(self)
@@ -161,7 +173,9 @@ class ServerWebSocket(WebSocket):
         """
         self._reject_now(status, body, headers)
 
-    def _reject_now(self, status: int, body: str | bytes = b"", headers: Any = ()) -> None:
+    def _reject_now(
+        self, status: int, body: str | bytes = b"", headers: Any = (), reason: str = "rejected"
+    ) -> None:
         from ..app import Response  # noqa: PLC0415
 
         protocol = self._protocol
@@ -169,6 +183,7 @@ class ServerWebSocket(WebSocket):
             raise LocalProtocolError(f"cannot reject: the WebSocket is {self._state.name}")
         if not 200 <= status <= 599:
             raise LocalProtocolError(f"a rejection needs a final status (200-599), not {status}")
+        self._metrics.handshake_failed(reason)
         self._protocol = None
         self._server_state.handshakes.discard(self)
         self._state = ReadyState.CLOSED
@@ -184,7 +199,7 @@ class ServerWebSocket(WebSocket):
 
     def _going_away(self, reason: str = "server shutting down") -> None:
         if self._state is ReadyState.CONNECTING and self._protocol is not None:
-            self._reject_now(503, "server shutting down\n")
+            self._reject_now(503, "server shutting down\n", reason="shutdown")
         else:
             super()._going_away(reason)
 
@@ -212,7 +227,7 @@ class ServerWebSocket(WebSocket):
         if exc is not None and not isinstance(exc, ConnectionClosed):
             logger.error("WebSocket handler for %s failed", self._route.path, exc_info=exc)
             if self._state is ReadyState.CONNECTING and self._protocol is not None:
-                self._reject_now(500, "Internal Server Error\n")
+                self._reject_now(500, "Internal Server Error\n", reason="server_error")
             elif self._state is ReadyState.OPEN:
                 self.close(CloseCode.INTERNAL_ERROR, "internal error")
             return
@@ -229,6 +244,7 @@ class ServerWebSocket(WebSocket):
     def _released_by_server(self, ws: WebSocket) -> None:
         state = self._server_state
         state.connections.discard(self)
+        state.metrics.websocket_closed(self, self.close_code or CloseCode.ABNORMAL_CLOSURE)
         if state.access_log:
             address = self.remote_address
             client = f"{address[0]}:{address[1]}" if address else "-"

@@ -25,6 +25,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionClosed, LocalProtocolError
+from ..metrics import Metrics
 from ..websocket import CloseCode, CloseReceived, ConnectionFailed, Message, Pong
 from ..websocket import Connection as WebSocketCore
 from ..websocket import State as CoreState
@@ -74,6 +75,9 @@ _DONE = _Done()
 _KEEPALIVE_REASON = "keepalive ping timeout"
 _WRITELINES_SIZE = 64 * 1024
 _CORE_OPEN = CoreState.OPEN
+# Where a WebSocket with no server counts (a client's): nobody reads it, and an
+# increment there costs what it costs anywhere, so the hot paths need no test.
+_UNCOUNTED = Metrics()
 
 
 class WebSocket(WriteFlowControl):
@@ -96,6 +100,7 @@ class WebSocket(WriteFlowControl):
         "_in_feed",
         "_keepalive_timer",
         "_loop",
+        "_metrics",
         "_options",
         "_pending_pings",
         "_queue",
@@ -131,6 +136,7 @@ class WebSocket(WriteFlowControl):
     ) -> None:
         self._options = options
         self._loop = loop
+        self._metrics = _UNCOUNTED
         self._state = ReadyState.CONNECTING
         self._core: WebSocketCore | None = None
         self._transport: asyncio.Transport | None = None
@@ -217,6 +223,10 @@ class WebSocket(WriteFlowControl):
         events = core.receive_data(data)
         if events:
             self._in_feed = True
+            # Counted once per read rather than once per message: the (rare) other
+            # events take themselves off below.
+            metrics = self._metrics
+            metrics.websocket_messages_in += len(events)
             try:
                 for event in events:
                     if type(event) is Message:
@@ -233,7 +243,9 @@ class WebSocket(WriteFlowControl):
                         if type(result) is CoroutineType:
                             task = self._loop.create_task(result)
                             task.add_done_callback(self._callback_task_done)
-                    elif type(event) is Pong:
+                        continue
+                    metrics.websocket_messages_in -= 1
+                    if type(event) is Pong:
                         self._pong_received(event.payload)
                     elif type(event) is CloseReceived:
                         if self._state is ReadyState.OPEN:
@@ -347,6 +359,7 @@ class WebSocket(WriteFlowControl):
         core = self._core
         assert core is not None
         core.send_message(data, compress=compress)
+        self._metrics.websocket_messages_out += 1
         if not self._in_feed:
             self._unflushed += len(data)
             if self._unflushed > self._options.write_limit:
@@ -529,6 +542,7 @@ class WebSocket(WriteFlowControl):
             )
             return
         future.cancel()
+        self._metrics.heartbeat_timeouts += 1
         # The peer is unresponsive: say why, but don't wait for an answer that
         # will not come; the transport is dropped if it cannot even flush.
         self.close_code, self.close_reason = CloseCode.INTERNAL_ERROR, _KEEPALIVE_REASON
