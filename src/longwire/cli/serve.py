@@ -15,7 +15,7 @@ from ._common import UsageError, browser_url, configure_logging, fail, port
 from ._options import add_server_options, config_options, server_options
 
 if TYPE_CHECKING:
-    from ..aio import Server
+    from ..aio import Server, ServerConfig
     from ..app import App
 
 __all__ = ["load_app", "register"]
@@ -80,8 +80,54 @@ def register(
         default=None,
         help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve with N processes sharing the port, under a supervisor that restarts "
+        "them (SIGHUP: one by one); 1: a single process (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--reuse-port",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --workers: one SO_REUSEPORT socket per worker, balanced by the kernel; "
+        "--no-reuse-port: one socket all workers accept on (default: SO_REUSEPORT on Linux)",
+    )
+    serve.add_argument(
+        "--metrics",
+        nargs="?",
+        const="/metrics",
+        type=_metrics_path,
+        metavar="PATH",
+        help="answer GET PATH (default /metrics) with the server's metrics in the "
+        "Prometheus text format (default: no such endpoint)",
+    )
     if derived_options:
         add_server_options(serve)
+
+
+def _workers(text: str) -> int:
+    """An argparse type: a number of worker processes."""
+    from ..aio._workers import MAX_WORKERS  # noqa: PLC0415 - the server loads on demand
+
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of workers, not {text!r}") from None
+    if not 1 <= number <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WORKERS} workers, not {number}")
+    return number
+
+
+def _metrics_path(text: str) -> str:
+    """An argparse type: the path of the metrics endpoint."""
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(
+            f"expected a path such as /metrics, not {text!r} (put APP before --metrics)"
+        )
+    return text
 
 
 def load_app(spec: str) -> App:
@@ -131,7 +177,12 @@ def run(args: argparse.Namespace) -> int:
     from ..aio import run as run_server  # noqa: PLC0415
 
     try:
-        config = make_config(tls_cert=args.tls_cert, tls_key=args.tls_key, **config_options(args))
+        config = make_config(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            metrics_path=args.metrics,
+            **config_options(args),
+        )
     except LongwireError as exc:
         return fail("serve", exc)
     except ValueError as exc:  # a field's own validation: name the option, not the field
@@ -140,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             message = re.sub(rf"\b{option.name}\b", option.flag, message)
         return fail("serve", message)
     configure_logging(args.log_level, args.json_logs)
+    if args.workers > 1:
+        return _supervise(args, config)
     if args.app is None:
         from .._demo_app import app  # noqa: PLC0415
     else:
@@ -151,15 +204,56 @@ def run(args: argparse.Namespace) -> int:
             print(f"longwire serve: error: importing {args.app!r} failed:", file=sys.stderr)
             traceback.print_exc()
             return 1
-    what = "longwire demo" if args.app is None else f"serving {args.app}"
 
     def ready(server: Server) -> None:
-        scheme = "https" if server.config.ssl is not None else "http"
-        url = browser_url(scheme, server.host, server.port)
-        print(f"{what} at {url} (Ctrl+C to stop)", flush=True)
+        _announce(args, server.config, server.host, server.port)
 
     try:
         run_server(app, args.host, args.port, uvloop=args.uvloop, ready=ready, config=config)
+    except LongwireError as exc:
+        return fail("serve", exc)
+    return 0
+
+
+def _announce(args: argparse.Namespace, config: ServerConfig, host: str, port: int) -> None:
+    """Print the line that says where to go, once the server listens."""
+    what = "longwire demo" if args.app is None else f"serving {args.app}"
+    scheme = "https" if config.ssl is not None else "http"
+    print(f"{what} at {browser_url(scheme, host, port)} (Ctrl+C to stop)", flush=True)
+
+
+def _supervise(args: argparse.Namespace, config: ServerConfig) -> int:
+    """``--workers N``: each worker imports the app itself; this process only supervises."""
+    from ..aio._workers import supervise  # noqa: PLC0415
+
+    def load() -> App:
+        if args.app is None:
+            from .._demo_app import app  # noqa: PLC0415
+
+            return app
+        try:
+            return load_app(args.app)
+        except UsageError:
+            raise
+        except Exception as exc:  # the module's own error: its traceback says where
+            raise LongwireError(
+                f"importing {args.app!r} failed:\n{traceback.format_exc().rstrip()}"
+            ) from exc
+
+    def ready(host: str, port: int) -> None:
+        _announce(args, config, host, port)
+
+    try:
+        supervise(
+            load,
+            args.host,
+            args.port,
+            workers=args.workers,
+            config=config,
+            reuse_port=args.reuse_port,
+            uvloop=args.uvloop,
+            ready=ready,
+        )
     except LongwireError as exc:
         return fail("serve", exc)
     return 0
