@@ -83,6 +83,49 @@ def test_shutdown_closes_idle_keep_alive_connections_at_once():
     run(main)
 
 
+@pytest.mark.parametrize(
+    "sent_before", [b"", b"GET / HTTP/1.1\r\nHo"], ids=["nothing", "half a head"]
+)
+def test_shutdown_answers_a_request_arriving_just_after_on_a_new_connection(sent_before):
+    """A connection accepted a moment before the shutdown (a rolling restart under
+    load) has its request on the wire: it is answered, with Connection: close.
+    """
+    app = App()
+
+    @app.get("/")
+    async def index(req):
+        return "hello"
+
+    async def main():
+        async with serve(app) as server, open_raw(server.port) as (reader, writer):
+            writer.write(sent_before)
+            await wait_for(lambda: server.connections == 1)
+            shutdown = asyncio.create_task(server.shutdown(timeout=2))
+            await asyncio.sleep(0.05)
+            writer.write(request("GET", "/")[len(sent_before):])
+            response = await read_response(reader)
+            assert (response.status, response.body) == (200, b"hello")
+            assert response.header("connection") == "close"
+            assert await read_to_eof(reader) == b""
+            await shutdown
+
+    run(main)
+
+
+def test_shutdown_gives_a_silent_new_connection_only_a_short_grace():
+    app = App()
+
+    async def main():
+        async with serve(app) as server, open_raw(server.port) as (reader, _writer):
+            await wait_for(lambda: server.connections == 1)
+            started = time.monotonic()
+            await server.shutdown(timeout=5)
+            assert time.monotonic() - started < 1.5  # the grace (0.5 s), not the timeout
+            assert await read_to_eof(reader) == b""  # closed: no request, no answer
+
+    run(main)
+
+
 def test_shutdown_drops_what_is_left_after_the_timeout():
     app = App()
     release = asyncio.Event()

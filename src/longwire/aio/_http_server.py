@@ -62,6 +62,10 @@ _HEADER, _IDLE, _LINGER = 1, 2, 3  # what the deadline is for
 # for up to this long: closing outright with unread request bytes makes the
 # kernel send a reset, which can destroy the response before the client reads it.
 LINGER_TIMEOUT = 2.0
+# At shutdown, how long a connection with no request yet (or half a head) has for
+# its request to arrive: one accepted a moment before usually has it on the wire
+# (a SIGHUP rolling restart stops workers under load), and closing it would lose it.
+GOING_AWAY_GRACE = 0.5
 # Fields the server sets itself: an application's own are replaced.
 _FIXED_BODY_DROPS = ("content-length", "transfer-encoding")
 _FIXED_BODY_DROPS_CLOSING = (*_FIXED_BODY_DROPS, "connection")
@@ -575,7 +579,7 @@ class HTTPServerProtocol(WriteFlowControl):
         if self._deadline_kind is _LINGER:
             self._transport.close()
             return
-        if self._deadline_kind is _HEADER and not self._busy:
+        if self._deadline_kind is _HEADER and not self._busy and not self._closing:
             logger.debug("header timeout for %s", self._client)
             metrics = self._metrics
             metrics.http_responses[408] += 1
@@ -588,8 +592,18 @@ class HTTPServerProtocol(WriteFlowControl):
     def _going_away(self) -> None:
         """Server shutdown: finish the request in flight, then close."""
         self._closing = True
-        if not self._busy and not self._queue:
-            self._close()
+        if self._busy or self._queue:
+            return  # closed once answered (_cycle_done)
+        if self._deadline_kind is _IDLE:
+            self._close()  # idle between requests: closing is safe (RFC 9112 §9.6)
+            return
+        # A connection accepted just before the shutdown, or with a request head on
+        # its way: the client has sent, or is sending, a request it expects answered.
+        # It gets a moment to arrive, then its answer carries Connection: close.
+        remaining = GOING_AWAY_GRACE
+        if self._deadline is not None:
+            remaining = min(remaining, max(0.0, self._deadline - self._loop.time()))
+        self._set_deadline(_HEADER, remaining)
 
     def _close(self, *, linger: bool = False) -> None:
         """Close; with ``linger`` (or a request body not fully received), in stages."""

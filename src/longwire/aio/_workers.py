@@ -35,13 +35,15 @@ import contextlib
 import logging
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -144,6 +146,14 @@ def supervise(
         raise LongwireError("SO_REUSEPORT load balancing is not available on this platform")
     loop_factory = _loop_factory(uvloop)
     sockets = _listen(host, port, count=workers, reuse_port=reuse_port, backlog=config.backlog)
+    shared_metrics: str | None = None
+    if config.metrics_path is not None and config.metrics_dir is None:
+        # A scrape reaches one worker: it answers for all through a shared directory.
+        shared_metrics = tempfile.mkdtemp(prefix="longwire-metrics-")
+        config = replace(config, metrics_dir=shared_metrics)
+        logger.info("workers share their metrics through %s", shared_metrics)
+    if config.metrics_dir is not None:
+        on_worker_exit = _retiring(config.metrics_dir, on_worker_exit)
     try:
         target = _Target(
             load_app=load_app,
@@ -166,6 +176,27 @@ def supervise(
     finally:
         for sock in sockets:
             sock.close()
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
+
+
+def _retiring(
+    directory: str, on_worker_exit: Callable[[int], None] | None
+) -> Callable[[int], None]:
+    """``on_worker_exit`` that first folds the reaped worker's counters into the
+    directory's retired totals, so counters never go down when a worker is replaced.
+    """
+    from ..metrics import retire  # noqa: PLC0415
+
+    def worker_exited(pid: int) -> None:
+        try:
+            retire(directory, pid)
+        except OSError as exc:
+            logger.error("cannot retire the metrics of worker %d in %s: %s", pid, directory, exc)
+        if on_worker_exit is not None:
+            on_worker_exit(pid)
+
+    return worker_exited
 
 
 # The listening sockets.
