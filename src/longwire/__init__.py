@@ -41,8 +41,6 @@ _LAZY = {
     **dict.fromkeys(
         (
             "ReadyState",
-    "Reconnect",
-    "ReconnectingWebSocket",
             "Reconnect",
             "ReconnectingWebSocket",
             "Server",
