@@ -23,6 +23,7 @@
 
 A handler returns a ``Response`` or a ``str``, ``bytes``, ``dict``/``list``
 (JSON) or ``None`` (204). The server calls ``app.handle(request)``.
+``StaticFiles(directory)`` is a handler serving a directory's files.
 """
 
 from ._app import App
@@ -30,6 +31,7 @@ from ._errors import HTTPError
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._routing import UNSET, Route, Router, WebSocketRoute
+from ._static import StaticFiles
 
 __all__ = [
     "UNSET",
@@ -39,6 +41,7 @@ __all__ = [
     "Response",
     "Route",
     "Router",
+    "StaticFiles",
     "StreamingResponse",
     "WebSocketRoute",
 ]

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import connect, serve
+from . import connect, exec_cmd, serve
 from ._common import common_options, fail
 from ._options import config_options, derive_options, server_options
 from .serve import load_app
@@ -36,6 +36,7 @@ examples:
   longwire --version
   longwire serve                 # the demo server: open http://127.0.0.1:8000/
   longwire serve myapp:app       # serve the App named app in ./myapp.py
+  longwire exec -- ./count.sh    # websocketd mode: each WebSocket connection runs count.sh
   longwire connect ws://127.0.0.1:8000/echo   # an interactive WebSocket client
   longwire demo                  # a WebSocket handshake and messages over loopback, annotated
 
@@ -67,6 +68,7 @@ def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options()
     serve.register(commands, common, derived_options=serve_options)
+    exec_cmd.register(commands, common, derived_options=serve_options)
     connect.register(commands, common)
     demo = commands.add_parser(
         "demo",
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse ``argv`` and run the command; return the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     # The command is the first argument (the only options before it exit at once).
-    parser = build_parser(serve_options=arguments[:1] == ["serve"])
+    parser = build_parser(serve_options=arguments[:1] in (["serve"], ["exec"]))
     args = parser.parse_args(arguments)
     run = getattr(args, "run", None)
     if run is None:
