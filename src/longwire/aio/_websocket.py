@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -373,6 +373,43 @@ class WebSocket(WriteFlowControl):
         if self._write_paused:
             return self._drained()
         return _DONE
+
+    def send_all(
+        self, messages: Iterable[str | bytes | bytearray | memoryview], *, compress: bool = True
+    ) -> Any:
+        """Send several messages and write them now, in one write.
+
+        ``send`` leaves the write to the end of the event-loop turn, so that the
+        messages of one turn go out together; a caller that has a batch in hand
+        (the lines of one read from a pipe, say) saves that round through the
+        loop. The return value is ``send``'s: awaitable, for backpressure.
+
+        Raises:
+            ConnectionClosed: the closing handshake has started or is over.
+        """
+        if self._state is not ReadyState.OPEN:
+            if self._state is ReadyState.CONNECTING and self.request is not None:
+                return self._accept_then_send_all(list(messages), compress)
+            raise self._closed_error()
+        core = self._core
+        assert core is not None
+        send_message = core.send_message
+        count = 0
+        for data in messages:
+            send_message(data, compress=compress)
+            count += 1
+        self._metrics.websocket_messages_out += count
+        if not self._in_feed:  # else data_received flushes when the feed is done
+            self._flush()
+        if self._write_paused:
+            return self._drained()
+        return _DONE
+
+    async def _accept_then_send_all(
+        self, messages: list[str | bytes | bytearray | memoryview], compress: bool
+    ) -> None:
+        await self.accept()
+        await self.send_all(messages, compress=compress)
 
     async def _accept_then_send(
         self, data: str | bytes | bytearray | memoryview, compress: bool

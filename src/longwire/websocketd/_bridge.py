@@ -146,14 +146,10 @@ class WebSocketSession:
         ws = self.ws
         if ws.ready_state is not _OPEN:
             return  # closing: the program is being ended
-        waiter: object = None
-        send = ws.send
         if self._binary:
-            for message in messages:
-                waiter = send(message)
+            waiter = ws.send_all(messages)
         else:
-            for message in messages:
-                waiter = send(message.decode("utf-8", "replace"))
+            waiter = ws.send_all([message.decode("utf-8", "replace") for message in messages])
         if not self._waiting and isinstance(waiter, asyncio.Future):
             # Over the write limit: stop reading stdout until the client catches up.
             self._waiting = True
