@@ -326,6 +326,35 @@ def test_binary_stays_bytes_and_text_stays_str():
     run(main)
 
 
+def test_send_all_writes_a_batch_at_once_in_order():
+    app = App()
+    written: list[int] = []
+
+    @app.websocket("/ws")
+    async def batch(ws):
+        await ws.send_all(["one", b"two", "three"])  # before accept: accepts first
+        transport = ws._transport
+        real_write = transport.write
+
+        def counting_write(data):
+            written.append(len(data))
+            real_write(data)
+
+        transport.write = counting_write
+        ws.send_all(["four", "five"])  # written now, not at the end of the loop turn
+        assert len(written) == 1
+        transport.write = real_write
+        await ws.close()
+        with pytest.raises(ConnectionClosed):
+            ws.send_all(["six"])
+
+    async def main():
+        async with serve(app) as server, connect(url(server)) as ws:
+            assert [message async for message in ws] == ["one", b"two", "three", "four", "five"]
+
+    run(main)
+
+
 def test_permessage_deflate_is_negotiated_and_can_be_skipped_per_message():
     app = App()
     extensions: list[str] = []
