@@ -223,7 +223,7 @@ def test_json_formatter_carries_extra_fields_and_exceptions():
     assert "\n" not in formatter.format(failed)
 
 
-@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize("command", ["serve", "exec", "connect", "demo"])
 def test_every_command_takes_the_logging_options(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0

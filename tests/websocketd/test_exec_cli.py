@@ -338,7 +338,7 @@ def test_no_program_outlives_the_server(tmp_path: Path):
 def test_the_docs_section_covers_every_option():
     from longwire.cli.exec_cmd import exec_options
 
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "_sections" / "exec.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     flags = {option.flag for option in exec_options()}
     flags |= {"--path", "--sse-path", "--staticdir", "--passenv", "--tls-cert", "--no-compression"}
     for flag in sorted(flags):
