@@ -229,3 +229,16 @@ def test_every_command_takes_the_logging_options(command):
     assert result.returncode == 0
     assert "--log-level" in result.stdout
     assert "--json-logs" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "rest"),
+    [("serve", []), ("exec", ["--", "cat"]), ("connect", ["ws://127.0.0.1:9/"]), ("demo", [])],
+)
+def test_an_unknown_option_is_reported_by_the_command(command, rest):
+    result = run_cli(command, "--no-such-option", *rest)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"longwire {command}: error: unrecognized arguments: --no-such-option"
+    )
+    assert result.stderr.startswith(f"usage: longwire {command} ")

@@ -65,7 +65,7 @@ def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"longwire {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="longwire_command", metavar="COMMAND")
     common = common_options()
     serve.register(commands, common, derived_options=serve_options)
     exec_cmd.register(commands, common, derived_options=serve_options)
@@ -81,12 +81,24 @@ def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse ``argv`` and run the command; return the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     # The command is the first argument (the only options before it exit at once).
     parser = build_parser(serve_options=arguments[:1] in (["serve"], ["exec"]))
-    args = parser.parse_args(arguments)
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:
+        # Reported by the command's own parser: "longwire exec: error: ...", with
+        # that command's usage line, not the top-level one.
+        command_parser = _command_parsers(parser).get(args.longwire_command, parser)
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     run = getattr(args, "run", None)
     if run is None:
         parser.print_help()
