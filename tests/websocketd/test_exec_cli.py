@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from exec_support import PY, Running, run_cli, running
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -190,6 +191,31 @@ def test_serves_a_program_per_connection_and_stops_on_sigterm():
         process.proc.send_signal(signal.SIGTERM)
         assert process.wait() == 0
         assert any('"WS /" 101' in line for line in process.stderr)
+
+
+def test_metrics_count_the_sessions_of_exec():
+    with exec_running("--metrics", "--", "cat") as process:
+        url = ws_url(process)
+        with connect(url, open_timeout=WS_TIMEOUT) as ws:
+            for line in ("one", "two", "three"):
+                ws.send(line)
+                assert ws.recv(timeout=WS_TIMEOUT) == line
+        metrics_url = url.replace("ws://", "http://") + "metrics"
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(metrics_url, timeout=10) as response:
+                text = response.read().decode()
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            closes = families["longwire_websocket_closes"].samples
+            if closes or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        messages = {
+            sample.labels["direction"]: sample.value
+            for sample in families["longwire_websocket_messages"].samples
+        }
+        assert messages == {"in": 3, "out": 3}
+        assert [(s.labels["code"], s.value) for s in closes] == [("1000", 1)]
 
 
 def test_sigterm_to_the_server_ends_programs_the_same_way(tmp_path: Path):

@@ -15,6 +15,7 @@ __all__ = [
     "LOG_LEVELS",
     "JSONFormatter",
     "UsageError",
+    "add_metrics_option",
     "browser_url",
     "common_options",
     "configure_logging",
@@ -52,6 +53,29 @@ def port(text: str) -> int:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {number}")
     return number
+
+
+def add_metrics_option(parser: argparse.ArgumentParser | Any) -> None:
+    """``--metrics [PATH]``: the server's Prometheus endpoint (``ServerConfig.metrics_path``)."""
+    parser.add_argument(
+        "--metrics",
+        nargs="?",
+        const="/metrics",
+        type=_metrics_path,
+        metavar="PATH",
+        help="answer GET PATH (default /metrics) with the server's metrics in the "
+        "Prometheus text format (default: no such endpoint)",
+    )
+
+
+def _metrics_path(text: str) -> str:
+    """An argparse type: the path of the metrics endpoint."""
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(
+            f"expected a path such as /metrics, not {text!r} (give it after the other "
+            "arguments, or as --metrics=PATH)"
+        )
+    return text
 
 
 def common_options() -> argparse.ArgumentParser:

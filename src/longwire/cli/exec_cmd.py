@@ -13,7 +13,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
-from ._common import browser_url, configure_logging, fail, port
+from ._common import add_metrics_option, browser_url, configure_logging, fail, port
 from ._options import (
     _converter,
     _Option,
@@ -96,6 +96,7 @@ def register(
         default=None,
         help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
     )
+    add_metrics_option(listen)
     program = parser.add_argument_group("the program (longwire.websocketd.ExecOptions)")
     program.add_argument(
         "--path",
@@ -180,7 +181,12 @@ def run(args: argparse.Namespace) -> int:
     if not command:
         return fail("exec", "no COMMAND given: longwire exec [options] -- COMMAND [ARGS ...]")
     try:
-        config = make_config(tls_cert=args.tls_cert, tls_key=args.tls_key, **config_options(args))
+        config = make_config(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            metrics_path=args.metrics,
+            **config_options(args),
+        )
     except LongwireError as exc:
         return fail("exec", exc)
     except ValueError as exc:  # a field's own validation: name the option, not the field

@@ -11,7 +11,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
-from ._common import UsageError, browser_url, configure_logging, fail, port
+from ._common import UsageError, add_metrics_option, browser_url, configure_logging, fail, port
 from ._options import add_server_options, config_options, server_options
 
 if TYPE_CHECKING:
@@ -95,15 +95,7 @@ def register(
         help="with --workers: one SO_REUSEPORT socket per worker, balanced by the kernel; "
         "--no-reuse-port: one socket all workers accept on (default: SO_REUSEPORT on Linux)",
     )
-    serve.add_argument(
-        "--metrics",
-        nargs="?",
-        const="/metrics",
-        type=_metrics_path,
-        metavar="PATH",
-        help="answer GET PATH (default /metrics) with the server's metrics in the "
-        "Prometheus text format (default: no such endpoint)",
-    )
+    add_metrics_option(serve)
     if derived_options:
         add_server_options(serve)
 
@@ -119,15 +111,6 @@ def _workers(text: str) -> int:
     if not 1 <= number <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WORKERS} workers, not {number}")
     return number
-
-
-def _metrics_path(text: str) -> str:
-    """An argparse type: the path of the metrics endpoint."""
-    if not text.startswith("/"):
-        raise argparse.ArgumentTypeError(
-            f"expected a path such as /metrics, not {text!r} (put APP before --metrics)"
-        )
-    return text
 
 
 def load_app(spec: str) -> App:
