@@ -2,7 +2,7 @@
 
 import asyncio
 
-from aio_testing import open_raw, read_response, read_to_eof, request, run, serve
+from aio_testing import open_raw, read_response, read_to_eof, request, run, serve, wait_for
 
 from longwire import App, HTTPError, Response, StreamingResponse
 from longwire.http1 import Limits
@@ -437,3 +437,27 @@ def test_pipelined_requests_beyond_the_pipelining_limit_are_all_answered():
                 assert response.body == (f"slow={i}" if i % 7 == 0 else f"n={i}").encode()
 
     run(main)
+
+
+def test_access_log_has_the_real_status_and_size_of_a_streamed_response(caplog):
+    app = App()
+
+    @app.get("/made")
+    async def made(req):
+        async def parts():
+            yield b"12345"
+            yield b"678"
+
+        return StreamingResponse(parts(), status=201)
+
+    async def main():
+        async with serve(app, access_log=True) as server, open_raw(server.port) as (reader, w):
+            w.write(request("GET", "/made"))
+            assert (await read_response(reader)).status == 201
+            await wait_for(lambda: any("/made" in r.getMessage() for r in caplog.records))
+
+    with caplog.at_level("INFO", logger="longwire.access"):
+        run(main)
+    [record] = [r for r in caplog.records if r.name == "longwire.access"]
+    assert (record.status, record.size) == (201, 8)
+    assert '"GET /made HTTP/1.1" 201 8 ' in record.getMessage()

@@ -368,7 +368,9 @@ class HTTPServerProtocol(WriteFlowControl):
             self._write_out()
             task = self._loop.create_task(self._stream(stream))
             self._state.track(task)
-            task.add_done_callback(partial(self._stream_done, event=event, started=started))
+            task.add_done_callback(
+                partial(self._stream_done, event=event, status=response.status, started=started)
+            )
             return
         if self._state.access_log:
             self._log(event, response.status, len(body), started)
@@ -388,7 +390,9 @@ class HTTPServerProtocol(WriteFlowControl):
                     await self._drained()
         return sent
 
-    def _stream_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:
+    def _stream_done(
+        self, task: asyncio.Task[Any], *, event: Request, status: int, started: float
+    ) -> None:
         if task.cancelled() or task.exception() is not None or self._transport is None:
             if not task.cancelled() and (exc := task.exception()) is not None:
                 logger.error("streamed response failed", exc_info=exc)
@@ -397,7 +401,7 @@ class HTTPServerProtocol(WriteFlowControl):
             return
         self._out.append(self._http.send(_END))
         if self._state.access_log:
-            self._log(event, 200, task.result(), started)
+            self._log(event, status, task.result(), started)
         self._cycle_done()
         self._write_out()
         if not self._busy:
