@@ -472,3 +472,57 @@ def test_client_leaving_during_the_handshake():
             await wait_for(lambda: server.connections == 0)
 
     run(main)
+
+
+@pytest.mark.parametrize("who_closes", ["client", "server"])
+def test_wait_closed_returns_with_the_close_code_set(who_closes):
+    app = App()
+
+    @app.websocket("/ws")
+    async def handler(ws):
+        await ws.accept()
+        if who_closes == "server":
+            await ws.close(4001, "server bye")
+        async for _ in ws:
+            pass
+
+    async def main():
+        async with serve(app) as server:
+            for _ in range(20):  # the ordering is a race: try it often
+                ws = await connect(url(server))
+                if who_closes == "client":
+                    ws.close(4002, "client bye")
+                await ws.wait_closed()
+                expected = (4002, "client bye") if who_closes == "client" else (4001, "server bye")
+                assert (ws.close_code, ws.close_reason) == expected
+                assert ws.ready_state is ReadyState.CLOSED
+                assert ws.was_clean
+
+    run(main)
+
+
+def test_closed_comes_with_its_close_code():
+    """Between the closing handshake's end and the TCP close (one loop turn), the
+    state is already CLOSED: the code is there too, and wait_closed waits for TCP.
+    """
+    app = App()
+    seen: list[tuple[object, object, bool]] = []
+
+    @app.websocket("/ws")
+    async def handler(ws):
+        await ws.accept()
+        ws.close(4003, "done")
+        while ws.ready_state is not ReadyState.CLOSED:
+            await asyncio.sleep(0)
+        seen.append((ws.close_code, ws.close_reason, ws._transport is None))
+        await ws.wait_closed()
+        seen.append((ws.close_code, ws.close_reason, ws._transport is None))
+
+    async def main():
+        async with serve(app) as server:
+            ws = await connect(url(server))
+            await ws.wait_closed()
+            await wait_for(lambda: len(seen) == 2)
+
+    run(main)
+    assert seen == [(4003, "done", False), (4003, "done", True)]

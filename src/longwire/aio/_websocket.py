@@ -481,7 +481,9 @@ class WebSocket(WriteFlowControl):
         if core.state is _CORE_OPEN:
             return  # no Close frame either way yet: nothing below applies
         if core.should_close_transport:
-            self._state = ReadyState.CLOSED if self._state is not ReadyState.CLOSED else self._state
+            if self._state is not ReadyState.CLOSED:
+                self._state = ReadyState.CLOSED
+                self._settle_close_code()  # CLOSED comes with its code, as in a browser
             transport.close()
         elif core.close_sent is not None and self._close_timer is None:
             # Our Close frame is out: the peer has close_timeout to answer (and a
@@ -528,8 +530,8 @@ class WebSocket(WriteFlowControl):
         closed = self._closed
         if closed is None:
             closed = self._closed = self._loop.create_future()
-            if self._state is ReadyState.CLOSED:
-                closed.set_result(None)
+            if self._state is ReadyState.CLOSED and self._transport is None:
+                closed.set_result(None)  # else _finish settles it once TCP is gone
         return closed
 
     def _failed(self, event: ConnectionFailed) -> None:
@@ -625,17 +627,7 @@ class WebSocket(WriteFlowControl):
             if timer is not None:
                 timer.cancel()
         self._keepalive_timer = self._close_timer = None
-        core = self._core
-        if core is not None and core.close_received is not None:
-            self.close_code, self.close_reason = core.close_received
-            self.was_clean = core.close_sent is not None
-        elif self.close_code is None:
-            if core is not None and core.close_sent is not None and core.close_sent[0] != 1000:
-                # We failed the connection (a protocol error, a keepalive timeout):
-                # our code says why, better than 1006.
-                self.close_code, self.close_reason = core.close_sent
-            else:
-                self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
+        self._settle_close_code()
         for future in (self._waiter, self._drain):
             if future is not None and not future.done():
                 future.set_result(None)
@@ -652,6 +644,20 @@ class WebSocket(WriteFlowControl):
             self._released(self)
         if self.on_close is not None:
             self._call(self.on_close, self.close_code, self.close_reason, self.was_clean)
+
+    def _settle_close_code(self) -> None:
+        """Set ``close_code``, ``close_reason`` and ``was_clean`` from the core."""
+        core = self._core
+        if core is not None and core.close_received is not None:
+            self.close_code, self.close_reason = core.close_received
+            self.was_clean = core.close_sent is not None
+        elif self.close_code is None:
+            if core is not None and core.close_sent is not None and core.close_sent[0] != 1000:
+                # We failed the connection (a protocol error, a keepalive timeout):
+                # our code says why, better than 1006.
+                self.close_code, self.close_reason = core.close_sent
+            else:
+                self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
 
     def _closed_error(self) -> ConnectionClosed:
         if self._state is ReadyState.CLOSED and self.close_code is not None:
