@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -147,6 +148,40 @@ def test_signal_closes_websockets_with_1001_and_exits_0(signum):
         assert closed.value.rcvd.code == 1001
         assert server.wait() == 0, server.output
         assert "shutting down" in server.output
+        assert "Traceback" not in server.output
+
+
+SLOW_APP = """\
+import asyncio
+
+from longwire import App
+
+app = App()
+
+
+@app.get("/slow")
+async def slow(request):
+    await asyncio.sleep(60)
+    return "late"
+"""
+
+
+def test_a_second_signal_drops_the_connections_at_once(tmp_path):
+    (tmp_path / "slow_app.py").write_text(SLOW_APP)
+    port = free_port()
+    options = "--port", str(port), "--shutdown-timeout", "60"
+    with served("slow_app:app", *options, cwd=tmp_path) as server:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.5)  # the request is in the handler (nothing logs it before it ends)
+            server.proc.send_signal(signal.SIGINT)
+            server.wait_for("shutting down")
+            started = time.monotonic()
+            server.proc.send_signal(signal.SIGINT)
+            assert server.wait() == 0, server.output
+            assert time.monotonic() - started < 10  # not the 60 s grace period
+            assert client.recv(100) == b""  # dropped, without an answer
+        assert "second signal: dropping the connections still open" in server.output
         assert "Traceback" not in server.output
 
 

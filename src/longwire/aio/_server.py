@@ -110,6 +110,7 @@ class Server:
         self._state: ServerState | None = None
         self._metrics = metrics if metrics is not None else Metrics()
         self._metrics_timer: asyncio.TimerHandle | None = None
+        self._forced = False
         self._metrics_written: object = None  # the last snapshot written to metrics_dir
         self._metrics_write_failed = False
 
@@ -190,11 +191,13 @@ class Server:
         limit = self.config.shutdown_timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        while connections and loop.time() < deadline:
+        while connections and loop.time() < deadline and not self._forced:
             await asyncio.sleep(0.01)
         if connections:
             logger.warning(
-                "dropping %d connections still open after %.1fs", len(connections), limit
+                "dropping %d connections still open after %.1fs",
+                len(connections),
+                limit if not self._forced else loop.time() - deadline + limit,
             )
             for connection in list(connections):
                 connection._abort()
@@ -210,6 +213,12 @@ class Server:
             self._metrics_timer = None
             self._write_metrics(final=True)
         await self.app.shutdown()
+
+    def force_shutdown(self) -> None:
+        """Cut a graceful shutdown short: drop the connections still open now
+        (a second Ctrl+C), instead of at the end of the grace period.
+        """
+        self._forced = True
 
     def _write_metrics(self, *, final: bool = False) -> None:
         """Write this process's snapshot to ``metrics_dir`` if it changed; then again later."""
@@ -289,14 +298,27 @@ async def serve(
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    server = Server(app, host=host, port=port, config=config, sock=sock)
+
+    received: set[int] = set()
+
+    def stop_requested(signum: int) -> None:
+        # The same signal twice (Ctrl+C, Ctrl+C) forces; two different ones do not:
+        # a worker gets SIGINT from the terminal and SIGTERM from its supervisor
+        # for one Ctrl+C.
+        if signum in received and not server._forced:
+            logger.warning("second signal: dropping the connections still open")
+            server.force_shutdown()
+        received.add(signum)
+        stop.set()
+
     installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stop_requested, signum)
             installed.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
-    server = Server(app, host=host, port=port, config=config, sock=sock)
     try:
         await server.start()
         if ready is not None:
@@ -304,7 +326,10 @@ async def serve(
             if asyncio.iscoroutine(result):
                 await result
         await stop.wait()
-        logger.info("shutting down (grace period %.1fs)", server.config.shutdown_timeout)
+        logger.info(
+            "shutting down (grace period %.1fs; a second Ctrl+C drops connections at once)",
+            server.config.shutdown_timeout,
+        )
         await server.shutdown()
     finally:
         for signum in installed:
