@@ -15,6 +15,7 @@ __all__ = [
     "LOG_LEVELS",
     "JSONFormatter",
     "UsageError",
+    "add_listen_options",
     "add_metrics_option",
     "browser_url",
     "common_options",
@@ -53,6 +54,35 @@ def port(text: str) -> int:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {number}")
     return number
+
+
+def add_listen_options(parser: argparse.ArgumentParser | Any, *, schemes: str) -> None:
+    """Where and how a server listens: ``--host``, ``--port``, ``--tls-cert``,
+    ``--tls-key``, ``--uvloop`` and ``--metrics`` (``schemes``: what TLS serves,
+    for the help text, e.g. "https:// and wss://").
+    """
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help=f"PEM certificate chain: serve {schemes}"
+    )
+    parser.add_argument(
+        "--tls-key", metavar="FILE", help="PEM private key (default: the key in --tls-cert's file)"
+    )
+    parser.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
+    )
+    add_metrics_option(parser)
 
 
 def add_metrics_option(parser: argparse.ArgumentParser | Any) -> None:

@@ -13,7 +13,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
-from ._common import add_metrics_option, browser_url, configure_logging, fail, port
+from ._common import add_listen_options, browser_url, configure_logging, fail
 from ._options import (
     _converter,
     _Option,
@@ -75,28 +75,7 @@ def register(
         help="the program to run and its arguments",
     )
     listen = parser.add_argument_group("listening")
-    listen.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
-    )
-    listen.add_argument(
-        "--port",
-        type=port,
-        default=8000,
-        help="port to listen on; 0 picks a free one (default: %(default)s)",
-    )
-    listen.add_argument(
-        "--tls-cert", metavar="FILE", help="PEM certificate chain: serve wss:// and https://"
-    )
-    listen.add_argument(
-        "--tls-key", metavar="FILE", help="PEM private key (default: the key in --tls-cert's file)"
-    )
-    listen.add_argument(
-        "--uvloop",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
-    )
-    add_metrics_option(listen)
+    add_listen_options(listen, schemes="wss:// and https://")
     program = parser.add_argument_group("the program (longwire.websocketd.ExecOptions)")
     program.add_argument(
         "--path",

@@ -11,7 +11,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
-from ._common import UsageError, add_metrics_option, browser_url, configure_logging, fail, port
+from ._common import UsageError, add_listen_options, browser_url, configure_logging, fail
 from ._options import add_server_options, config_options, server_options
 
 if TYPE_CHECKING:
@@ -59,27 +59,7 @@ def register(
         help="the App to serve, as module:attribute (imported from the current directory); "
         "default: the demo",
     )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
-    )
-    serve.add_argument(
-        "--port",
-        type=port,
-        default=8000,
-        help="port to listen on; 0 picks a free one (default: %(default)s)",
-    )
-    serve.add_argument(
-        "--tls-cert", metavar="FILE", help="PEM certificate chain: serve https:// and wss://"
-    )
-    serve.add_argument(
-        "--tls-key", metavar="FILE", help="PEM private key (default: the key in --tls-cert's file)"
-    )
-    serve.add_argument(
-        "--uvloop",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
-    )
+    add_listen_options(serve, schemes="https:// and wss://")
     serve.add_argument(
         "--workers",
         type=_workers,
@@ -95,7 +75,6 @@ def register(
         help="with --workers: one SO_REUSEPORT socket per worker, balanced by the kernel; "
         "--no-reuse-port: one socket all workers accept on (default: SO_REUSEPORT on Linux)",
     )
-    add_metrics_option(serve)
     if derived_options:
         add_server_options(serve)
 
