@@ -58,6 +58,7 @@ from typing import ClassVar, Final
 
 from ..http1._headers import Headers, HeadersLike
 from ._errors import HTTPError
+from ._secrets import Secret, secret_keys
 
 __all__ = [
     "DIGEST_ALGORITHMS",
@@ -88,7 +89,6 @@ __all__ = [
     "verify_password",
 ]
 
-Secret = str | bytes
 DigestUser = str | Mapping[str, str]
 """What ``DigestAuth`` knows of a user: the password, or ``{algorithm: HA1 hex}``."""
 
@@ -120,9 +120,6 @@ NC_WINDOW: Final = 32
 # user, stored hash and password, so a changed password misses the cache.
 MAX_CACHED_VERIFICATIONS: Final = 1024
 
-# 16 bytes for a Digest secret, as for cookie signing: the nonce MAC key must not
-# be guessable (secrets.token_bytes(32)).
-_MIN_SECRET_SIZE = 16
 
 # 60 s of clock difference tolerated (servers sharing a secret, a clock stepped
 # back): a nonce stamped further in the future is refused (stale=true).
@@ -1308,19 +1305,7 @@ class DigestAuth(AuthScheme):
     def _secrets(secret: Secret | Sequence[Secret] | None) -> list[bytes]:
         if secret is None:
             return [secrets.token_bytes(32)]
-        items: Sequence[Secret] = [secret] if isinstance(secret, (str, bytes)) else secret
-        if not items:
-            raise ValueError("no secret given: pass a secret, a list of them, or None")
-        keys = []
-        for item in items:
-            key = item.encode("utf-8") if isinstance(item, str) else bytes(item)
-            if len(key) < _MIN_SECRET_SIZE:
-                raise ValueError(
-                    f"a Digest secret must be at least {_MIN_SECRET_SIZE} bytes "
-                    "(use secrets.token_bytes(32))"
-                )
-            keys.append(key)
-        return keys
+        return secret_keys(secret, purpose="Digest")
 
     @property
     def counter(self) -> NonceCounter:

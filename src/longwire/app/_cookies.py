@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from .._errors import LongwireError
+from ._secrets import Secret, secret_keys
 
 __all__ = [
     "MAX_COOKIE_SIZE",
@@ -57,7 +58,6 @@ __all__ = [
 ]
 
 SameSite = Literal["Strict", "Lax", "None", "strict", "lax", "none"]
-Secret = str | bytes
 
 # Limits
 
@@ -71,10 +71,6 @@ MAX_COOKIE_SIZE = 4096
 # agents ignore an attribute whose value is longer.
 _MAX_ATTRIBUTE_SIZE = 1024
 
-# 16 bytes for a signing secret: an HMAC key an attacker can guess lets them
-# forge values offline, without a single request; 16 random bytes (128 bits)
-# cannot be guessed. Use secrets.token_bytes(32) or token_urlsafe(32).
-_MIN_SECRET_SIZE = 16
 
 
 # Errors
@@ -409,19 +405,7 @@ _KEY_LABEL = b"longwire.cookies.sign\x00"
 
 
 def _keys(secrets: Secret | Sequence[Secret]) -> list[bytes]:
-    items: Sequence[Secret] = [secrets] if isinstance(secrets, (str, bytes)) else secrets
-    if not items:
-        raise ValueError("no secret given: pass a secret or a list of them, newest first")
-    keys = []
-    for secret in items:
-        key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-        if len(key) < _MIN_SECRET_SIZE:
-            raise ValueError(
-                f"a signing secret must be at least {_MIN_SECRET_SIZE} bytes "
-                "(use secrets.token_urlsafe(32))"
-            )
-        keys.append(key)
-    return keys
+    return secret_keys(secrets, purpose="signing")
 
 
 def _b64encode(data: bytes) -> str:
