@@ -18,16 +18,30 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_server_options", "config_options", "derive_options", "server_options"]
+from .._errors import LongwireError
+
+if TYPE_CHECKING:
+    from ..aio import ServerConfig
+
+__all__ = [
+    "DerivedOption",
+    "add_derived_option",
+    "add_server_options",
+    "as_flags",
+    "config_options",
+    "derive_options",
+    "server_config",
+    "server_options",
+]
 
 
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Option:
+class DerivedOption:
     """One ``longwire serve`` option derived from a config dataclass field."""
 
     name: str  # the field name, and the make_config keyword
@@ -105,14 +119,14 @@ def _show_default(value: object) -> str:
     return str(value)
 
 
-def derive_options(sources: Sequence[tuple[type, str]]) -> list[_Option]:
+def derive_options(sources: Sequence[tuple[type, str]]) -> list[DerivedOption]:
     """Options for the scalar fields of each ``(dataclass, group)`` in ``sources``.
 
     A field name already seen (``write_limit`` is in both ``ServerConfig`` and
     ``WebSocketOptions``) stays one option, as ``make_config`` gives its value to
     both; its help joins the two descriptions.
     """
-    options: dict[str, _Option] = {}
+    options: dict[str, DerivedOption] = {}
     for cls, group in sources:
         docs = _attribute_docs(cls)
         hints = typing.get_type_hints(cls)
@@ -129,27 +143,30 @@ def derive_options(sources: Sequence[tuple[type, str]]) -> list[_Option]:
                 text = f"{previous.help}; on WebSockets, {text}"
                 options[field.name] = dataclasses.replace(previous, help=text)
             else:
-                options[field.name] = _Option(field.name, kind, nullable, default, text, group)
+                options[field.name] = DerivedOption(
+                    field.name, kind, nullable, default, text, group
+                )
     return list(options.values())
 
 
 @functools.cache
-def server_options() -> tuple[_Option, ...]:
+def server_options() -> tuple[DerivedOption, ...]:
     """The ``longwire serve`` options derived from ``ServerConfig`` and ``WebSocketOptions``."""
     from ..aio import ServerConfig, WebSocketOptions  # noqa: PLC0415 - only for `serve`
 
     return tuple(derive_options([(ServerConfig, "server"), (WebSocketOptions, "websocket")]))
 
 
-def _metavar(option: _Option) -> str:
+def _metavar(option: DerivedOption) -> str:
     if option.kind is float:
-        unit = "SECONDS" if option.name.endswith(("_timeout", "_interval")) else "NUMBER"
+        seconds = ("_timeout", "_interval", "_grace", "_heartbeat")
+        unit = "SECONDS" if option.name.endswith(seconds) else "NUMBER"
     else:
-        unit = "BYTES" if option.name.endswith(("_size", "_limit")) else "N"
+        unit = "BYTES" if option.name.endswith(("_size", "_limit", "_buffer")) else "N"
     return f"{unit}|none" if option.nullable else unit
 
 
-def _converter(option: _Option) -> Callable[[str], object]:
+def _converter(option: DerivedOption) -> Callable[[str], object]:
     """Parse an option's value: a finite number of the field's type, or ``none``."""
     kind = option.kind
     expected = "an integer" if kind is int else "a number"
@@ -171,31 +188,74 @@ def _converter(option: _Option) -> Callable[[str], object]:
     return convert
 
 
+def add_derived_option(group: Any, option: DerivedOption) -> None:
+    """Add ``option`` to ``group`` (a parser or an argument group): a boolean as a
+    ``--x`` / ``--no-x`` pair, anything else with its type's converter. An option
+    not given is absent from the namespace, so the dataclass default applies.
+    """
+    help_ = f"{option.help} (default: {_show_default(option.default)})".lstrip()
+    if option.kind is bool:
+        group.add_argument(
+            option.flag,
+            dest=option.dest,
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help=help_,
+        )
+    else:
+        group.add_argument(
+            option.flag,
+            dest=option.dest,
+            type=_converter(option),
+            default=argparse.SUPPRESS,
+            metavar=_metavar(option),
+            help=help_,
+        )
+
+
 def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options derived from ``ServerConfig`` and ``WebSocketOptions``, in two groups."""
     groups = {
         "server": parser.add_argument_group("server options (longwire.aio.ServerConfig)"),
         "websocket": parser.add_argument_group("WebSocket options (longwire.aio.WebSocketOptions)"),
     }
     for option in server_options():
-        group = groups[option.group]
-        help_ = f"{option.help} (default: {_show_default(option.default)})".lstrip()
-        if option.kind is bool:
-            group.add_argument(
-                option.flag,
-                dest=option.dest,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_,
-            )
-        else:
-            group.add_argument(
-                option.flag,
-                dest=option.dest,
-                type=_converter(option),
-                default=argparse.SUPPRESS,
-                metavar=_metavar(option),
-                help=help_,
-            )
+        add_derived_option(groups[option.group], option)
+
+
+def as_flags(message: str, names: Iterable[str]) -> str:
+    """``message`` with field names (``max_processes``) as their options
+    (``--max-processes``), and ``None`` as it is typed (``none``)."""
+    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+    # One pass, and no match inside a word or an option already written out.
+    pattern = rf"(?<![\w-])({alternatives}|None)(?![\w-])"
+    return re.sub(
+        pattern,
+        lambda m: "none" if m[1] == "None" else "--" + m[1].replace("_", "-"),
+        message,
+    )
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The ``ServerConfig`` of a server command: its listening options
+    (``--tls-cert``, ``--tls-key``, ``--metrics``) and the derived ones.
+
+    Raises:
+        LongwireError: a certificate or key cannot be loaded, or a value is
+            refused by the field's own check (the message names the option).
+    """
+    from ..aio import make_config  # noqa: PLC0415 - only for server commands
+
+    try:
+        return make_config(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            metrics_path=args.metrics,
+            **config_options(args),
+        )
+    except ValueError as exc:  # a field's own validation: name the option, not the field
+        names = [option.name for option in server_options()]
+        raise LongwireError(as_flags(str(exc), names)) from None
 
 
 def config_options(args: argparse.Namespace) -> dict[str, Any]:

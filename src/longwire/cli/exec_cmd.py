@@ -8,20 +8,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
 from ._common import add_listen_options, browser_url, configure_logging, fail
 from ._options import (
-    _converter,
-    _Option,
-    _show_default,
+    DerivedOption,
+    add_derived_option,
     add_server_options,
-    config_options,
+    as_flags,
     derive_options,
-    server_options,
+    server_config,
 )
 
 if TYPE_CHECKING:
@@ -102,7 +100,7 @@ def register(
         add_server_options(parser)
 
 
-def exec_options() -> list[_Option]:
+def exec_options() -> list[DerivedOption]:
     """The ``longwire exec`` options derived from ``ExecOptions`` (its scalar fields)."""
     from ..websocketd import ExecOptions  # noqa: PLC0415 - loaded only for `exec`
 
@@ -111,46 +109,11 @@ def exec_options() -> list[_Option]:
 
 def _add_exec_options(group: argparse._ArgumentGroup) -> None:
     for option in exec_options():
-        help_ = f"{option.help} (default: {_show_default(option.default)})"
-        if option.kind is bool:
-            group.add_argument(
-                option.flag,
-                dest=option.dest,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_,
-            )
-            continue
-        if option.kind is float:
-            metavar = "SECONDS"
-        else:
-            metavar = "BYTES" if option.name.endswith(("_size", "_buffer")) else "N"
-        group.add_argument(
-            option.flag,
-            dest=option.dest,
-            type=_converter(option),
-            default=argparse.SUPPRESS,
-            metavar=f"{metavar}|none" if option.nullable else metavar,
-            help=help_,
-        )
-
-
-def _flags(message: str, names: list[str]) -> str:
-    """``message`` with field names (``max_processes``) as their options
-    (``--max-processes``), and ``None`` as it is typed (``none``)."""
-    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
-    # One pass, and no match inside a word or an option already written out.
-    pattern = rf"(?<![\w-])({alternatives}|None)(?![\w-])"
-    return re.sub(
-        pattern,
-        lambda m: "none" if m[1] == "None" else "--" + m[1].replace("_", "-"),
-        message,
-    )
+        add_derived_option(group, option)
 
 
 def run(args: argparse.Namespace) -> int:
     """``longwire exec``: check everything, then serve until a signal; the exit status."""
-    from ..aio import make_config  # noqa: PLC0415 - the server loads on demand
     from ..aio import run as run_server  # noqa: PLC0415
     from ..websocketd import ExecOptions, exec_app  # noqa: PLC0415
 
@@ -160,16 +123,9 @@ def run(args: argparse.Namespace) -> int:
     if not command:
         return fail("exec", "no COMMAND given: longwire exec [options] -- COMMAND [ARGS ...]")
     try:
-        config = make_config(
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            metrics_path=args.metrics,
-            **config_options(args),
-        )
+        config = server_config(args)
     except LongwireError as exc:
         return fail("exec", exc)
-    except ValueError as exc:  # a field's own validation: name the option, not the field
-        return fail("exec", _flags(str(exc), [o.name for o in server_options()]))
     given = vars(args)
     fields: dict[str, Any] = {o.name: given[o.dest] for o in exec_options() if o.dest in given}
     fields.update(path=args.path, sse_path=args.sse_path, staticdir=args.staticdir)
@@ -178,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = ExecOptions(**fields)
     except (ValueError, TypeError) as exc:
-        return fail("exec", _flags(str(exc), [f.name for f in dataclasses.fields(ExecOptions)]))
+        return fail("exec", as_flags(str(exc), [f.name for f in dataclasses.fields(ExecOptions)]))
     if options.staticdir is not None and not os.path.isdir(options.staticdir):
         missing = not os.path.exists(options.staticdir)
         what = "not found" if missing else "not a directory"

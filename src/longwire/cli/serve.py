@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
 from ._common import UsageError, add_listen_options, browser_url, configure_logging, fail
-from ._options import add_server_options, config_options, server_options
+from ._options import add_server_options, server_config
 
 if TYPE_CHECKING:
     from ..aio import Server, ServerConfig
@@ -135,23 +134,12 @@ def load_app(spec: str) -> App:
 
 def run(args: argparse.Namespace) -> int:
     """``longwire serve``: configure, import the app, serve until a signal; the exit status."""
-    from ..aio import make_config  # noqa: PLC0415 - the server loads on demand
-    from ..aio import run as run_server  # noqa: PLC0415
+    from ..aio import run as run_server  # noqa: PLC0415 - the server loads on demand
 
     try:
-        config = make_config(
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            metrics_path=args.metrics,
-            **config_options(args),
-        )
+        config = server_config(args)
     except LongwireError as exc:
         return fail("serve", exc)
-    except ValueError as exc:  # a field's own validation: name the option, not the field
-        message = str(exc)
-        for option in server_options():
-            message = re.sub(rf"\b{option.name}\b", option.flag, message)
-        return fail("serve", message)
     configure_logging(args.log_level, args.json_logs)
     if args.workers > 1:
         return _supervise(args, config)
