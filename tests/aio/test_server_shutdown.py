@@ -187,3 +187,30 @@ def test_shutdown_answers_pending_handshakes_with_503():
             assert states == [ReadyState.CLOSED]
 
     run(main)
+
+
+def test_serve_gives_the_signals_back_what_they_had():
+    """A worker ignores SIGTERM once it has shut down: serve() must leave that in
+    place, not reset it to the default (which would kill it mid clean-up).
+    """
+    import os
+    import signal
+
+    from longwire.aio import ServerConfig
+    from longwire.aio import serve as serve_forever
+
+    app = App()
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+
+        def ready(server):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by serve: a graceful stop
+
+        config = ServerConfig(access_log=False)
+        asyncio.run(asyncio.wait_for(serve_forever(app, port=0, config=config, ready=ready), 10))
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

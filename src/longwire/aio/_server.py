@@ -312,11 +312,12 @@ async def serve(
         received.add(signum)
         stop.set()
 
-    installed = []
+    installed: dict[int, Any] = {}  # signal: the disposition it had before
     for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
         try:
             loop.add_signal_handler(signum, stop_requested, signum)
-            installed.append(signum)
+            installed[signum] = previous
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     try:
@@ -332,8 +333,29 @@ async def serve(
         )
         await server.shutdown()
     finally:
-        for signum in installed:
+        _restore_signals(loop, installed)
+
+
+def _restore_signals(loop: asyncio.AbstractEventLoop, installed: dict[int, Any]) -> None:
+    """Give each signal back the disposition it had before ``serve``.
+
+    The loop's ``remove_signal_handler`` resets to the default first: with the
+    signals blocked meanwhile, one arriving then (a worker's supervisor sending
+    SIGTERM just after a Ctrl+C) meets the restored disposition, not the default.
+    """
+    if not installed:
+        return
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, installed)
+    try:
+        for signum, previous in installed.items():
             loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def run(

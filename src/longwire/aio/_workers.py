@@ -740,16 +740,14 @@ def _run_worker(target: _Target, slot: _Slot, status_fd: int, lifeline_fd: int) 
         loop.add_reader(lifeline_fd, _orphaned, loop, lifeline_fd)
 
     async def main(app: App) -> None:
-        try:
-            await serve(
-                app, target.host, target.port, config=target.config, sock=slot.sock, ready=ready
-            )
-        finally:
-            # serve() gives the signals back to their defaults, but the worker has
-            # shut down already: a late SIGTERM from the supervisor (after a Ctrl+C
-            # the group got) or a second Ctrl+C must not end its clean-up.
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # serve() gives the signals back what they had when it started: ignored,
+        # so that once the worker has shut down, a late SIGTERM from the supervisor
+        # (after a Ctrl+C the group got) or another Ctrl+C cannot end its clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        await serve(
+            app, target.host, target.port, config=target.config, sock=slot.sock, ready=ready
+        )
 
     try:
         if target.on_worker_start is not None:
