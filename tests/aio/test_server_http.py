@@ -300,7 +300,7 @@ def test_unknown_path_gets_404_and_wrong_method_405_with_allow():
             assert missing.status_line == b"HTTP/1.1 404 Not Found\r\n"
             wrong = await read_response(reader)
             assert wrong.status_line == b"HTTP/1.1 405 Method Not Allowed\r\n"
-            assert wrong.header("allow") == "GET, HEAD, PUT"
+            assert wrong.header("allow") == "GET, HEAD, OPTIONS, PUT"
 
     run(main)
 

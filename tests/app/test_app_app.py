@@ -1,6 +1,7 @@
 """App: handlers and their return values, errors, middleware, hooks, WebSocket routes."""
 
 import asyncio
+import re
 import logging
 import sys
 import types
@@ -16,6 +17,15 @@ TEXT = "text/plain; charset=utf-8"
 
 def summary(response):
     return response.status, response.headers.get("Content-Type"), response.body
+
+
+def assert_internal_error(response):
+    """A 500 whose body and X-Request-Id name the same request id (the log has it too)."""
+    status, content_type, body = summary(response)
+    assert (status, content_type) == (500, TEXT)
+    found = re.fullmatch(rb"Internal Server Error \(request id ([0-9a-f]{12})\)\n", body)
+    assert found is not None, body
+    assert response.headers["X-Request-Id"] == found[1].decode()
 
 
 # Handlers and return values
@@ -63,7 +73,7 @@ def test_unsupported_return_value_is_a_logged_500(serve, caplog, value):
 
     with caplog.at_level(logging.ERROR, logger="longwire.app"):
         response = serve(app, "GET", "/bad")
-    assert summary(response) == (500, TEXT, b"Internal Server Error\n")
+    assert_internal_error(response)
     [record] = caplog.records
     assert record.name == "longwire.app"
     assert "GET /bad" in record.getMessage()
@@ -101,7 +111,7 @@ def test_decorators_return_the_function_unchanged_and_route_their_method(serve):
     assert app.websocket("/ws")(handler) is handler
     for i, method in enumerate(["GET", "POST", "PUT", "PATCH", "DELETE"]):
         assert serve(app, method, f"/{i}").body == method.encode()
-        assert serve(app, "OPTIONS", f"/{i}").status == 405
+        assert serve(app, "TRACE", f"/{i}").status == 405
     assert serve(app, "POST", "/multi").body == b"POST"
     assert [route.path for route in app.router.routes] == [
         "/0",
@@ -155,8 +165,9 @@ def test_request_body_reaches_the_handler(serve):
     async def echo(request):
         return await request.json()
 
-    assert serve(app, "POST", "/echo", body=[b'{"a":', b"[1]}"]).body == b'{"a":[1]}'
-    response = serve(app, "POST", "/echo", body=b"{nope")
+    json_type = [("Content-Type", "application/json")]
+    assert serve(app, "POST", "/echo", json_type, body=[b'{"a":', b"[1]}"]).body == b'{"a":[1]}'
+    response = serve(app, "POST", "/echo", json_type, body=b"{nope")
     assert response.status == 400
     assert response.body.startswith(b"invalid JSON body: ")
 
@@ -174,7 +185,7 @@ def test_404_and_405(serve):
     assert summary(serve(app, "GET", "/nope")) == (404, TEXT, b"Not Found\n")
     response = serve(app, "DELETE", "/items")
     assert summary(response) == (405, TEXT, b"Method Not Allowed\n")
-    assert response.headers["Allow"] == "GET, HEAD, POST"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
 
 
 def test_http_error_becomes_its_response(serve, caplog):
@@ -200,7 +211,7 @@ def test_exception_is_logged_and_answered_500(serve, caplog):
 
     with caplog.at_level(logging.ERROR, logger="longwire.app"):
         response = serve(app, "GET", "/boom?x=1")
-    assert summary(response) == (500, TEXT, b"Internal Server Error\n")
+    assert_internal_error(response)
     [record] = caplog.records
     assert (record.name, record.levelno) == ("longwire.app", logging.ERROR)
     assert "GET /boom?x=1" in record.getMessage()

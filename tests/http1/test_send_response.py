@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from longwire import LocalProtocolError, Role
-from longwire.http1 import Connection, Data, EndOfMessage, Response
+from longwire.http1 import Connection, Data, EndOfMessage, Response, State
 
 METHODS = st.sampled_from(["GET", "HEAD", "POST", "OPTIONS"])
 VERSIONS = st.sampled_from(["1.1", "1.0"])
@@ -89,3 +89,57 @@ def test_connect_goes_the_long_way():
     conn.receive_data(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
     with pytest.raises(LocalProtocolError):
         conn.send_response(Response(status_code=200), b"")
+
+
+# send_external_data: body bytes written outside the core (sendfile)
+
+
+def _answering(method: str = "GET") -> Connection:
+    server = Connection(Role.SERVER)
+    server.receive_data(f"{method} / HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return server
+
+
+def test_external_data_counts_against_content_length():
+    server = _answering()
+    server.send(Response(status_code=200, headers=[("Content-Length", "10")]))
+    server.send_external_data(6)
+    assert server.send(Data(data=b"abcd")) == b"abcd"
+    assert server.send(EndOfMessage()) == b""
+    assert server.our_state is State.IDLE  # keep-alive: ready for the next request
+
+
+def test_external_data_over_content_length_is_refused():
+    server = _answering()
+    server.send(Response(status_code=200, headers=[("Content-Length", "4")]))
+    with pytest.raises(LocalProtocolError, match="more than the 4 bytes"):
+        server.send_external_data(5)
+    assert server.our_state is State.ERROR
+
+
+def test_external_data_short_of_content_length_cannot_end():
+    server = _answering()
+    server.send(Response(status_code=200, headers=[("Content-Length", "4")]))
+    server.send_external_data(3)
+    with pytest.raises(LocalProtocolError, match="1 bytes of Content-Length not sent"):
+        server.send(EndOfMessage())
+
+
+def test_external_data_needs_content_length_framing():
+    server = _answering()
+    server.send(Response(status_code=200, headers=[("Transfer-Encoding", "chunked")]))
+    with pytest.raises(LocalProtocolError, match="chunked"):
+        server.send_external_data(1)
+
+
+def test_external_data_refused_on_a_head_response():
+    server = _answering("HEAD")
+    server.send(Response(status_code=200, headers=[("Content-Length", "4")]))
+    with pytest.raises(LocalProtocolError, match="no body"):
+        server.send_external_data(4)
+
+
+def test_external_data_refused_before_the_head():
+    server = _answering()
+    with pytest.raises(LocalProtocolError, match="cannot send Data when our_state is IDLE"):
+        server.send_external_data(1)

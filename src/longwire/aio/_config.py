@@ -108,6 +108,9 @@ class ServerConfig:
             writes its metrics there (at most once a second, and before
             answering a scrape), and a scrape answers with the sum over all of
             them. None: this process's metrics only. Default None.
+        server_header: the ``Server`` field sent with every HTTP response
+            (unless the application sets its own); None sends none. Default
+            ``longwire`` (no version: it would tell an attacker which bugs to try).
     """
 
     header_timeout: float = 10.0
@@ -123,6 +126,7 @@ class ServerConfig:
     backlog: int = 2048
     metrics_path: str | None = None
     metrics_dir: str | None = None
+    server_header: str | None = "longwire"
 
     def __post_init__(self) -> None:
         for name in ("header_timeout", "keep_alive_timeout", "shutdown_timeout"):
@@ -139,5 +143,8 @@ class ServerConfig:
             not path.startswith("/") or any(c in path for c in "?# ") or not path.isprintable()
         ):
             raise ValueError(f"metrics_path must be a path such as /metrics, not {path!r}")
+        header = self.server_header
+        if header is not None and (not header or not header.isprintable() or not header.isascii()):
+            raise ValueError(f"server_header must be printable ASCII text, not {header!r}")
         if self.metrics_dir == "":
             raise ValueError("metrics_dir must be a directory (or None)")

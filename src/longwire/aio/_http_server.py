@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from email.utils import formatdate
@@ -19,6 +20,7 @@ from .._errors import LocalProtocolError, RemoteProtocolError
 from ..app import HTTPError
 from ..app import Request as AppRequest
 from ..app import Response as AppResponse
+from ..app._file_response import FileResponse, read_sections
 from ..http1 import (
     Connection,
     Data,
@@ -70,6 +72,19 @@ GOING_AWAY_GRACE = 0.5
 _FIXED_BODY_DROPS = ("content-length", "transfer-encoding")
 _FIXED_BODY_DROPS_CLOSING = (*_FIXED_BODY_DROPS, "connection")
 _CONNECTION = ("connection",)
+# RFC 9110 §8.6: no Content-Length on a 204 (nor a 1xx); on a 304 it would have
+# to be the length of the 200 the client has, which a fixed b"" body is not.
+_NO_LENGTH_STATUSES = frozenset({204, 304})
+# A FileResponse body up to this size is read at once and sent with its head in
+# one write: cheaper than a sendfile task for the small files most pages have.
+SMALL_FILE = 64 * 1024
+# Event loop types whose loop.sendfile turned out not to be native (uvloop):
+# their file responses are streamed, without asking again.
+_NO_SENDFILE: set[type] = set()
+
+
+class _FileChanged(Exception):
+    """A file being sent shrank: fewer bytes than its Content-Length exist."""
 
 
 _date_cache: list[Any] = [0, ""]
@@ -81,6 +96,24 @@ def _http_date() -> str:
     if now != _date_cache[0]:
         _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True)
     return str(_date_cache[1])
+
+
+def _read_small_file(response: FileResponse) -> AppResponse | None:
+    """A small file response read into a fixed body; ``None`` (a 500) if that fails."""
+    chunks = []
+    try:
+        with open(response.path, "rb") as file:
+            for prefix, offset, size in response.sections:
+                chunks.append(prefix)
+                if size:
+                    chunk = os.pread(file.fileno(), size, offset)
+                    if len(chunk) != size:
+                        raise _FileChanged(f"{response.path} shrank while being read")
+                    chunks.append(chunk)
+    except (OSError, _FileChanged) as exc:
+        logger.error("cannot send %s: %s", response.path, exc)
+        return None
+    return AppResponse(b"".join(chunks), response.status, response.headers)
 
 
 class HTTPServerProtocol(WriteFlowControl):
@@ -105,6 +138,7 @@ class HTTPServerProtocol(WriteFlowControl):
         "_queue",
         "_reading_paused",
         "_scheme",
+        "_server_field",
         "_state",
         "_timer",
         "_transport",
@@ -120,6 +154,8 @@ class HTTPServerProtocol(WriteFlowControl):
         self._transport: asyncio.Transport | None = None
         self._client: tuple[str, int] | None = None
         self._scheme = "https" if state.config.ssl is not None else "http"
+        header = state.config.server_header
+        self._server_field = None if header is None else ("Server", header)
         self._queue: deque[tuple[Request, BodyReader | None]] = deque()
         self._body: BodyReader | None = None  # of the request being received
         self._busy = False
@@ -328,18 +364,25 @@ class HTTPServerProtocol(WriteFlowControl):
             self._busy = False
             return
         if response is None:
-
             response = AppResponse.text("Internal Server Error\n", status=500)
         stream = response.stream
+        if stream is not None and type(response) is FileResponse and event.method != "HEAD":
+            sections = response.sections
+            if sum(section.size + len(section.prefix) for section in sections) <= SMALL_FILE:
+                response = _read_small_file(response) or AppResponse.text(
+                    "Internal Server Error\n", status=500
+                )
+                stream = None
         headers = response.headers
-        extra = [] if "date" in headers else [("Date", _http_date())]
+        extra = self._fixed_fields(headers)
         closing = self._closing and not self._queue
         if closing:
             # The last answer (pipelined requests still queued are answered first).
             extra.append(("Connection", "close"))
         if stream is None:
             body = response.body
-            extra.append(("Content-Length", str(len(body))))
+            if response.status not in _NO_LENGTH_STATUSES:
+                extra.append(("Content-Length", str(len(body))))
             drop: tuple[str, ...] = _FIXED_BODY_DROPS_CLOSING if closing else _FIXED_BODY_DROPS
         else:
             body = b""
@@ -366,7 +409,10 @@ class HTTPServerProtocol(WriteFlowControl):
             self._out.append(http.send(_END))
         elif stream is not None:
             self._write_out()
-            task = self._loop.create_task(self._stream(stream))
+            if type(response) is FileResponse:
+                task = self._loop.create_task(self._send_file(response))
+            else:
+                task = self._loop.create_task(self._stream(stream))
             self._state.track(task)
             task.add_done_callback(
                 partial(self._stream_done, event=event, status=response.status, started=started)
@@ -375,6 +421,60 @@ class HTTPServerProtocol(WriteFlowControl):
         if self._state.access_log:
             self._log(event, response.status, len(body), started)
         self._cycle_done()
+
+    def _fixed_fields(self, headers: Headers) -> list[tuple[str, str]]:
+        """``Date`` and ``Server``, unless the application set its own."""
+        has_date = has_server = False
+        for field in headers._fields:
+            name = field[0]
+            if name == "date":
+                has_date = True
+            elif name == "server":
+                has_server = True
+        extra = [] if has_date else [("Date", _http_date())]
+        server = self._server_field
+        if server is not None and not has_server:
+            extra.append(server)
+        return extra
+
+    async def _send_file(self, response: FileResponse) -> int:
+        """Send a file response's sections: ``loop.sendfile`` where it is native,
+        else the response's own stream (TLS, uvloop)."""
+        transport = self._transport
+        loop = self._loop
+        if (
+            transport is None
+            or type(loop) in _NO_SENDFILE
+            or transport.get_extra_info("sslcontext") is not None
+        ):
+            return await self._stream(response.stream)
+        http = self._http
+        sent = 0
+        with open(response.path, "rb") as file:
+            for index, (prefix, offset, size) in enumerate(response.sections):
+                if prefix:
+                    self._out.append(http.send(Data(data=prefix)))
+                    sent += len(prefix)
+                if not size:
+                    continue
+                self._write_out()
+                if self._transport is None:
+                    return sent
+                try:
+                    count = await loop.sendfile(transport, file, offset, size, fallback=False)
+                except (NotImplementedError, asyncio.SendfileNotAvailableError) as exc:
+                    # Raised before a byte is sent: stream this section and the rest.
+                    if isinstance(exc, NotImplementedError):
+                        _NO_SENDFILE.add(type(loop))
+                    sections = response.sections
+                    rest = (sections[index]._replace(prefix=b""), *sections[index + 1 :])
+                    return sent + await self._stream(read_sections(response.path, rest))
+                http.send_external_data(count)
+                self._metrics.http_bytes_out += count
+                sent += count
+                if count < size:
+                    raise _FileChanged(f"{response.path} shrank while being sent")
+        return sent
 
     async def _stream(self, stream: Any) -> int:
         http = self._http
@@ -395,11 +495,20 @@ class HTTPServerProtocol(WriteFlowControl):
     ) -> None:
         if task.cancelled() or task.exception() is not None or self._transport is None:
             if not task.cancelled() and (exc := task.exception()) is not None:
-                logger.error("streamed response failed", exc_info=exc)
+                if isinstance(exc, ConnectionError):
+                    logger.debug("client %s left during a streamed response", self._client)
+                else:
+                    logger.error("streamed response failed", exc_info=exc)
             # The head is out: the only honest signal left is to drop the connection.
             self._abort()
             return
-        self._out.append(self._http.send(_END))
+        try:
+            self._out.append(self._http.send(_END))
+        except LocalProtocolError as exc:
+            # Fewer bytes than Content-Length (a file that shrank while streamed).
+            logger.error("streamed response ended short: %s", exc)
+            self._abort()
+            return
         if self._state.access_log:
             self._log(event, status, task.result(), started)
         self._cycle_done()

@@ -54,7 +54,7 @@ def start_websocket(protocol: HTTPServerProtocol, event: Request) -> None:
         return
     route, params = match
     request.path_params = params
-    if route.origins is not None and handshake.origin not in route.origins:
+    if not route.origin_allowed(handshake.origin):
         answer("origin", 403, f"origin {handshake.origin!r} is not allowed")
         return
     ws = ServerWebSocket(protocol, handshake, route, request, started)

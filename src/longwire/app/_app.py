@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeAlias, TypeVar
 
 from ._errors import HTTPError
+from ._file_response import finish_response
 from ._request import Request
 from ._response import Response
 from ._routing import UNSET, Route, Router, WebSocketRoute, _Unset
+from ._static import StaticFiles
 
 __all__ = ["App", "CallNext", "Middleware"]
 
@@ -69,6 +73,27 @@ def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
     return call
 
 
+# RFC 9110 §9 and RFC 5789: the methods a server is expected to know. A request
+# with another method that no route names is 501 Not Implemented (§9.1), not 405.
+_STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+_GET_OR_HEAD = frozenset({"GET", "HEAD"})
+# RFC 9110 §9.3.8: TRACE "SHOULD exclude fields that are likely to contain
+# sensitive data" from the echo.
+_TRACE_HIDDEN = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def _trace_echo(request: Request) -> Response:
+    """The answer to TRACE: the request head as received, as ``message/http``."""
+    lines = [f"{request.method} {request.target} HTTP/{request.http_version}"]
+    lines += [
+        f"{name}: {value}" for name, value in request.headers if name.lower() not in _TRACE_HIDDEN
+    ]
+    body = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    return Response(body, content_type="message/http")
+
+
 def _strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         raise TypeError(f"{name} must be an iterable of str, not a str: wrap it in a tuple")
@@ -84,11 +109,31 @@ class App:
     ``Content-Type``), ``dict`` or ``list`` (JSON) or ``None`` (204 No
     Content), or raise ``HTTPError``.
 
+    Methods beyond the routes: ``HEAD`` is answered for every ``GET`` route
+    (same head, no body); ``OPTIONS`` on a routed path gets 204 with ``Allow``
+    (and ``OPTIONS *`` lists every method); a known path with another method
+    gets 405 with ``Allow``; ``CONNECT`` and methods no route names get 501.
+    ``TRACE`` gets 405 unless ``trace=True``.
+
+    A 200 to GET or HEAD with an ``ETag`` or ``Last-Modified`` field is
+    answered 304 or 412 when the request's conditions say so; a
+    ``FileResponse`` also honours ``Range`` (206, 416).
+
+    Args:
+        trace: answer ``TRACE`` with the request head as received (minus
+            ``Authorization`` and ``Cookie``). Off by default: with it, a page
+            script able to send TRACE could read fields it may not (cross-site
+            tracing).
+        redirect_slashes: when no route matches a path but the same path with
+            (or without) a trailing slash does, answer 308 to that one.
+
     Attributes:
         router: the ``Router`` the decorators register routes with.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, trace: bool = False, redirect_slashes: bool = False) -> None:
+        self.trace = trace
+        self.redirect_slashes = redirect_slashes
         self.router = Router()
         # The router's table of static paths, read on the fast path of handle().
         self._static = self.router._static
@@ -140,7 +185,7 @@ class App:
         path: str,
         *,
         subprotocols: Iterable[str] = (),
-        origins: Iterable[str] | None = None,
+        origins: Iterable[str] | Callable[[str | None], bool] | Any | None = None,
         compression: bool = True,
         max_message_size: int | _Unset | None = UNSET,
     ) -> Callable[[_F], _F]:
@@ -149,7 +194,9 @@ class App:
         Args:
             path: the path pattern (same syntax as HTTP routes).
             subprotocols: subprotocols to offer, by preference.
-            origins: ``Origin`` values to accept; ``None`` accepts any.
+            origins: ``Origin`` values to accept; or a ``CORSPolicy``, whose
+                allowed origins apply; or a function ``(origin or None) ->
+                bool``; ``None`` accepts any.
             compression: whether to negotiate permessage-deflate.
             max_message_size: the message size limit in bytes, ``None`` for
                 none; by default the server's setting applies.
@@ -159,7 +206,15 @@ class App:
             ValueError: (when decorating) the pattern is invalid or taken.
         """
         offered = _strings("subprotocols", subprotocols)
-        accepted = None if origins is None else frozenset(_strings("origins", origins))
+        accepted: frozenset[str] | Callable[[str | None], bool] | None
+        if origins is None:
+            accepted = None
+        elif hasattr(origins, "origin_allowed"):  # a CORSPolicy: the same allow-list
+            accepted = origins.origin_allowed
+        elif callable(origins):
+            accepted = origins
+        else:
+            accepted = frozenset(_strings("origins", origins))
 
         def register(handler: _F) -> _F:
             route = WebSocketRoute(path, handler, offered, accepted, compression, max_message_size)
@@ -167,6 +222,41 @@ class App:
             return handler
 
         return register
+
+    def static(
+        self,
+        prefix: str,
+        directory: str | os.PathLike[str],
+        *,
+        index: str | None = "index.html",
+        cache_control: str | None = "no-cache",
+        listing: bool = False,
+    ) -> StaticFiles:
+        """Serve the files under ``directory`` at ``prefix`` (GET and HEAD).
+
+        ``app.static("/assets", "public")`` serves ``public/app.css`` at
+        ``/assets/app.css``; ``prefix`` ``"/"`` serves the whole site. Routes
+        registered before take precedence over the files. See ``StaticFiles``
+        for what is guaranteed (no path traversal, ETag, ranges, sendfile).
+
+        Returns:
+            The ``StaticFiles`` handler registered.
+
+        Raises:
+            FileNotFoundError, NotADirectoryError: ``directory`` is not a directory.
+            ValueError: ``prefix`` does not start with "/".
+        """
+        if not prefix.startswith("/"):
+            raise ValueError(f"prefix {prefix!r} must start with '/'")
+        base = prefix.rstrip("/")
+        files = StaticFiles(
+            directory, index=index, cache_control=cache_control, listing=listing, prefix=base
+        )
+        self.router.add(base + "/{path:path}", files, ("GET",))
+        self.router.add(base + "/", files, ("GET",))
+        if base:
+            self.router.add(base, files, ("GET",))
+        return files
 
     def middleware(self, middleware: _M) -> _M:
         """Decorator: wrap every HTTP request in ``async def middleware(request, call_next)``.
@@ -217,14 +307,14 @@ class App:
             if route is None:
                 route = self._match(request)
             result = await route.call(request)
-            if isinstance(result, Response):
-                return result
-            return _to_response(result)
+            response = result if isinstance(result, Response) else _to_response(result)
+            if response.status == 200 and request.method in _GET_OR_HEAD:
+                return finish_response(request, response)
+            return response
         except HTTPError as exc:
-            return exc.response()
+            return exc.response(request)
         except Exception:
-            _logger.exception("unhandled error in %s %s", request.method, request.target)
-            return Response.text("Internal Server Error\n", 500)
+            return self._internal_error(request)
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute, dict[str, Any]] | None:
         """The WebSocket route for ``path`` and its parameters, or ``None``.
@@ -263,13 +353,88 @@ class App:
     # Internals
 
     def _match(self, request: Request) -> Route:
-        """The route for ``request`` off the static fast path; sets its ``path_params``."""
-        route, params = self.router.match(request.method, request.path)
+        """The route for ``request`` off the static fast path; sets its ``path_params``.
+
+        Raises:
+            HTTPError: what answers a request no route takes (see the class
+                documentation): 404, 405, 501, 204 to OPTIONS, 308 with
+                ``redirect_slashes``; or 200 to TRACE with ``trace``, as an
+                exception carrying its response.
+        """
+        try:
+            route, params = self.router.match(request.method, request.path)
+        except HTTPError as exc:
+            raise self._unrouted(request, exc) from None
         request.path_params = params
         return route
 
+    def _unrouted(self, request: Request, error: HTTPError) -> HTTPError | _Answer:
+        """What answers ``request`` when the router found no route (``error``)."""
+        method = request.method
+        if error.status == 405:
+            allowed = set(self.router.allowed_methods(request.path)) | {"OPTIONS"}
+            if self.trace:
+                allowed.add("TRACE")
+            allow = [("Allow", ", ".join(sorted(allowed)))]
+            if method == "OPTIONS":
+                return HTTPError(204, headers=allow)
+            if method == "TRACE" and self.trace:
+                return _Answer(_trace_echo(request))
+            if method == "CONNECT" or not self._known(method):
+                return HTTPError(501, f"method {method} is not implemented", allow)
+            return HTTPError(405, headers=allow)
+        if error.status == 404:
+            if method == "OPTIONS" and request.target == "*":
+                methods = self.router.methods | {"HEAD", "OPTIONS"}
+                if "GET" not in methods:
+                    methods -= {"HEAD"}
+                if self.trace:
+                    methods |= {"TRACE"}
+                return HTTPError(204, headers=[("Allow", ", ".join(sorted(methods)))])
+            if method == "CONNECT" or not self._known(method):
+                return HTTPError(501, f"method {method} is not implemented")
+            if self.redirect_slashes:
+                redirect = self._slash_redirect(request)
+                if redirect is not None:
+                    return _Answer(redirect)
+        return error
+
+    def _known(self, method: str) -> bool:
+        return method in _STANDARD_METHODS or method in self.router.methods
+
+    def _slash_redirect(self, request: Request) -> Response | None:
+        path = request.path
+        if path == "/" or not path.startswith("/"):
+            return None
+        other = path[:-1] if path.endswith("/") else path + "/"
+        if not self.router.allowed_methods(other):
+            return None
+        raw = request.raw_path
+        location = raw[:-1] if raw.endswith("/") else raw + "/"
+        if location.startswith("//"):  # "//evil.example" would leave the site
+            return None
+        query = request.query_string
+        return Response.redirect(location + (f"?{query}" if query else ""), 308)
+
+    def _internal_error(self, request: Request) -> Response:
+        """A 500 for an unhandled exception: logged with an id the client also gets."""
+        request_id = secrets.token_hex(6)
+        _logger.exception(
+            "unhandled error in %s %s (request id %s)",
+            request.method,
+            request.target,
+            request_id,
+            extra={"request_id": request_id},
+        )
+        error = HTTPError(
+            500,
+            f"Internal Server Error (request id {request_id})",
+            [("X-Request-Id", request_id)],
+        )
+        return error.response(request)
+
     async def _dispatch(self, request: Request) -> Response:
-        """The innermost step of the middleware chain: route, call, convert.
+        """The innermost step of the middleware chain: route, call, convert, finish.
 
         ``HTTPError`` becomes a response here, so middleware sees 404s and the
         like as responses; other exceptions propagate to the middleware.
@@ -281,5 +446,19 @@ class App:
                 route = self._match(request)
             result = await route.call(request)
         except HTTPError as exc:
-            return exc.response()
-        return result if isinstance(result, Response) else _to_response(result)
+            return exc.response(request)
+        response = result if isinstance(result, Response) else _to_response(result)
+        if response.status == 200 and request.method in _GET_OR_HEAD:
+            return finish_response(request, response)
+        return response
+
+
+class _Answer(HTTPError):
+    """A response the routing fallback answers with, raised like an ``HTTPError``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self._response = response
+
+    def response(self, request: Request | None = None) -> Response:
+        return self._response

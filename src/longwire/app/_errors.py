@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from html import escape
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from .._errors import LongwireError
 from ..http1._headers import Headers, HeadersLike
-from ._response import Response, _check_status
+from ._negotiation import add_vary, best_media_type
+from ._response import Response, _check_status, _encode_json
+
+if TYPE_CHECKING:
+    from ._request import Request
 
 __all__ = ["HTTPError"]
 
@@ -16,6 +22,13 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:  # a valid but unregistered status, such as 599
         return f"Status {status}"
+
+
+_TEXT = "text/plain"
+_HTML = "text/html"
+# The order breaks ties: text for "*/*" (curl, fetch), JSON for API clients,
+# HTML when a browser navigates.
+_ERROR_TYPES = (_TEXT, "application/problem+json", "application/json", _HTML)
 
 
 class HTTPError(LongwireError):
@@ -46,11 +59,41 @@ class HTTPError(LongwireError):
         self.detail = detail
         self.headers = Headers.coerce(headers)
 
-    def response(self) -> Response:
-        """The response that answers this error: ``detail`` as ``text/plain``.
+    def response(self, request: Request | None = None) -> Response:
+        """The response that answers this error, in the type ``request`` prefers.
 
-        A status that forbids a body (1xx, 204, 304: RFC 9110 §15) gets none.
+        ``text/plain`` (``detail`` and a newline) by default and when ``Accept``
+        allows anything; a problem-details object (RFC 9457: ``type``,
+        ``title``, ``status``, ``detail``) as ``application/problem+json``, or
+        ``application/json`` when only that is accepted; a small HTML page when
+        ``text/html`` is preferred (browsers). With a ``request``, ``Vary:
+        Accept``. A status that forbids a body (1xx, 204, 304: RFC 9110 §15)
+        gets none.
         """
-        if self.status < 200 or self.status in (204, 304):
-            return Response(b"", self.status, self.headers)
-        return Response.text(self.detail + "\n", self.status, self.headers)
+        status = self.status
+        if status < 200 or status in (204, 304):
+            return Response(b"", status, self.headers)
+        if request is None:
+            return Response.text(self.detail + "\n", status, self.headers)
+        accept = request.headers.get("accept")
+        kind = _TEXT if accept is None else best_media_type(_ERROR_TYPES, accept) or _TEXT
+        if kind == _TEXT:
+            response = Response.text(self.detail + "\n", status, self.headers)
+        elif kind == _HTML:
+            title = escape(f"{status} {_reason(status)}")
+            page = f"<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n"
+            if self.detail != _reason(status):
+                page += f"<p>{escape(self.detail)}</p>\n"
+            response = Response.html(page, status, self.headers)
+        else:
+            problem: dict[str, object] = {
+                "type": "about:blank",
+                "title": _reason(status),
+                "status": status,
+            }
+            if self.detail != problem["title"]:
+                problem["detail"] = self.detail
+            response = Response(_encode_json(problem).encode(), status, self.headers, kind)
+        if accept is not None:
+            add_vary(response.headers, "Accept")
+        return response

@@ -89,7 +89,8 @@ class WebSocketRoute:
         path: the pattern, as registered.
         handler: the coroutine function the server runs for each accepted connection.
         subprotocols: the subprotocols offered, by preference (empty: none).
-        origins: the ``Origin`` values accepted, or ``None`` to accept any.
+        origins: the ``Origin`` values accepted, a function ``(origin or None)
+            -> bool`` deciding, or ``None`` to accept any.
         compression: whether to negotiate permessage-deflate (RFC 7692).
         max_message_size: the message size limit in bytes, ``None`` for no
             limit, or ``UNSET`` to leave it to the server's default.
@@ -98,7 +99,7 @@ class WebSocketRoute:
     path: str
     handler: Callable[..., Any]
     subprotocols: tuple[str, ...] = ()
-    origins: frozenset[str] | None = None
+    origins: frozenset[str] | Callable[[str | None], bool] | None = None
     compression: bool = True
     max_message_size: int | _Unset | None = UNSET
 
@@ -107,8 +108,11 @@ class WebSocketRoute:
             isinstance(p, str) for p in self.subprotocols
         ):
             raise TypeError(f"subprotocols must be a tuple of str, not {self.subprotocols!r}")
-        if self.origins is not None and not isinstance(self.origins, frozenset):
-            raise TypeError(f"origins must be a frozenset of str or None, not {self.origins!r}")
+        origins = self.origins
+        if origins is not None and not isinstance(origins, frozenset) and not callable(origins):
+            raise TypeError(
+                f"origins must be a frozenset of str, a function or None, not {origins!r}"
+            )
         size = self.max_message_size
         if (
             size is not None
@@ -116,6 +120,15 @@ class WebSocketRoute:
             and (not isinstance(size, int) or isinstance(size, bool) or size < 0)
         ):
             raise ValueError(f"max_message_size must be an int >= 0, None or UNSET, not {size!r}")
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        """Whether a handshake with this ``Origin`` (``None``: none sent) may proceed."""
+        origins = self.origins
+        if origins is None:
+            return True
+        if isinstance(origins, frozenset):
+            return origin in origins
+        return bool(origins(origin))
 
 
 def _adapt(handler: Callable[..., Any]) -> Callable[[Request], Awaitable[Any]]:
@@ -305,10 +318,7 @@ class Router:
                     return route, params
         # No route: a second pass, off the success path, gathers the methods of
         # every pattern matching ``path`` for 405's Allow (RFC 9110 §15.5.6).
-        allowed = set(targets or ())
-        for pattern in self._dynamic:
-            if pattern.match(path) is not None:
-                allowed.update(pattern.targets)
+        allowed = self.allowed_methods(path)
         if allowed:
             raise HTTPError(405, headers=[("Allow", ", ".join(sorted(allowed)))])
         if self.match_websocket(path) is not None:
@@ -316,6 +326,20 @@ class Router:
             # Upgrade, which §7.8 requires listing in Connection too.
             raise HTTPError(426, headers=[("Upgrade", "websocket"), ("Connection", "Upgrade")])
         raise HTTPError(404)
+
+    def allowed_methods(self, path: str) -> frozenset[str]:
+        """The methods routed on ``path`` (percent-decoded), ``HEAD`` included for ``GET``."""
+        targets = self._static.get(path)
+        allowed = set(targets or ())
+        for pattern in self._dynamic:
+            if pattern.match(path) is not None:
+                allowed.update(pattern.targets)
+        return frozenset(allowed)
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """Every method some HTTP route answers."""
+        return frozenset(method for route in self._routes for method in route.methods)
 
     def add_websocket(self, path: str, route: WebSocketRoute) -> None:
         """Route WebSocket connections to ``path`` to ``route``.

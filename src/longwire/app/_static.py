@@ -2,9 +2,10 @@
 
 ::
 
-    static = StaticFiles("public")
-    app.get("/")(static)                 # public/index.html
-    app.get("/{path:path}")(static)      # public/<path>
+    app.static("/assets", "public")     # public/<path> at /assets/<path>
+
+    static = StaticFiles("public")       # or route it yourself
+    app.get("/{path:path}")(static)
 
 The handler serves ``request.path_params["path"]`` when the route has a ``path``
 parameter (so it can sit under any prefix: ``/assets/{path:path}``), else the
@@ -19,34 +20,32 @@ What it guarantees:
 - only regular files are served (a FIFO or a device would block or never end);
 - a directory serves its ``index.html``; asked for without its trailing slash, it
   answers 301 to the path with one, so relative links in the page resolve;
-- ``Content-Type`` comes from :mod:`mimetypes` (``application/octet-stream`` when
-  unknown; ``text/*`` and JavaScript get ``charset=utf-8``), with ``Content-Length``;
+  without an index file it is 404, or an HTML listing with ``listing=True``;
+- files go out as ``FileResponse``: ``Content-Type`` from :mod:`mimetypes`,
+  ``Content-Length``, ``Last-Modified``, a strong ``ETag``, ``Accept-Ranges``,
+  the ``Cache-Control`` given (``no-cache`` by default: caches keep the file but
+  revalidate it, a cheap 304, so a new version shows at once), 304/412 for
+  conditional requests, 206/416 for ranges, and ``sendfile`` where possible;
 - other methods get 405 with ``Allow: GET, HEAD``.
-
-Files up to ``READ_AT_ONCE`` bytes are read in one call; bigger ones are
-streamed in ``CHUNK_SIZE`` pieces with their ``Content-Length``. Reads happen on
-the event loop (local files, usually in the page cache). No caching headers,
-ranges or sendfile yet.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import stat
-from collections.abc import Iterator
+from html import escape
+from urllib.parse import quote
 
 from ._errors import HTTPError
+from ._file_response import FileResponse
 from ._request import Request
-from ._response import Response, StreamingResponse
+from ._response import Response
 
-__all__ = ["CHUNK_SIZE", "READ_AT_ONCE", "StaticFiles"]
+__all__ = ["MAX_LISTING_ENTRIES", "StaticFiles"]
 
-READ_AT_ONCE = 256 * 1024
-"""Files up to this size (bytes) are read whole and sent as one body."""
-
-CHUNK_SIZE = 64 * 1024
-"""Bigger files are streamed in pieces of this size (bytes)."""
+MAX_LISTING_ENTRIES = 10_000
+"""A directory listing shows at most this many entries (a huge directory would
+make a huge page for anyone who asks)."""
 
 _ALLOW = [("Allow", "GET, HEAD")]
 # Separators other than "/" that the platform's paths honour (none on POSIX).
@@ -59,16 +58,29 @@ class StaticFiles:
     Args:
         directory: the directory to serve; symlinks in its own path are resolved
             once, here.
-        index: the file a directory serves; ``None`` makes directories 404.
+        index: the file a directory serves; ``None`` for none.
+        cache_control: the ``Cache-Control`` of every file, or ``None`` for none.
+        listing: answer a directory without an index file with an HTML list
+            of its entries (hidden ones, starting with ".", left out).
+        prefix: the URL path the directory is mounted at, taken off
+            ``request.path`` on routes without a ``path`` parameter.
 
     Raises:
         FileNotFoundError: ``directory`` does not exist.
         NotADirectoryError: ``directory`` is not a directory.
     """
 
-    __slots__ = ("directory", "index")
+    __slots__ = ("cache_control", "directory", "index", "listing", "prefix")
 
-    def __init__(self, directory: str | os.PathLike[str], *, index: str | None = "index.html"):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        index: str | None = "index.html",
+        cache_control: str | None = "no-cache",
+        listing: bool = False,
+        prefix: str = "",
+    ) -> None:
         root = os.path.realpath(directory)
         if not os.path.exists(root):
             raise FileNotFoundError(f"directory not found: {os.fspath(directory)}")
@@ -78,6 +90,9 @@ class StaticFiles:
             raise ValueError(f"index must be a file name, not {index!r}")
         self.directory = root
         self.index = index
+        self.cache_control = cache_control
+        self.listing = listing
+        self.prefix = prefix.rstrip("/")
 
     def __repr__(self) -> str:
         return f"StaticFiles({self.directory!r})"
@@ -94,6 +109,8 @@ class StaticFiles:
         relative = request.path_params.get("path")
         if not isinstance(relative, str):
             relative = request.path
+            if self.prefix and relative.startswith(self.prefix):
+                relative = relative[len(self.prefix) :]
         found = self._resolve(relative)
         if found is None:
             raise HTTPError(404)
@@ -103,17 +120,20 @@ class StaticFiles:
                 query = request.query_string
                 location = request.raw_path + "/" + (f"?{query}" if query else "")
                 return Response.redirect(location, 301)
-            if self.index is None:
-                raise HTTPError(404)
-            found = self._inside(os.path.join(path, self.index))
-            if found is None:
+            found = None if self.index is None else self._inside(os.path.join(path, self.index))
+            if found is None or not stat.S_ISREG(found[1].st_mode):
+                if self.listing:
+                    return _listing(path, request.path)
                 raise HTTPError(404)
             path, info = found
         elif relative.endswith("/"):
             raise HTTPError(404)  # "file.txt/": a file is not a directory
         if not stat.S_ISREG(info.st_mode):
             raise HTTPError(404)
-        return _file_response(path, info, head=request.method == "HEAD")
+        try:
+            return FileResponse(path, stat_result=info, cache_control=self.cache_control)
+        except PermissionError as exc:
+            raise HTTPError(403) from exc
 
     def _resolve(self, relative: str) -> tuple[str, os.stat_result] | None:
         """The real path and status of ``relative`` (a decoded URL path), or ``None``."""
@@ -142,43 +162,22 @@ class StaticFiles:
             raise HTTPError(403) from exc
 
 
-def _content_type(path: str) -> str:
-    kind, _ = mimetypes.guess_type(path, strict=False)
-    if kind is None:
-        return "application/octet-stream"
-    if kind.startswith("text/") or kind.endswith("/javascript"):
-        return f"{kind}; charset=utf-8"
-    return kind
-
-
-def _file_response(path: str, info: os.stat_result, *, head: bool) -> Response:
-    """The response for the regular file at ``path`` (``info`` is its status)."""
-    content_type = _content_type(path)
-    size = info.st_size
-    if head or size > READ_AT_ONCE:
-        # A stream with its length: the server frames the body by Content-Length,
-        # and for HEAD sends the head alone without running the stream.
-        if not head and not os.access(path, os.R_OK):
-            raise HTTPError(403)
-        headers = [("Content-Length", str(size))]
-        # Opened on the first read: a response the server never runs opens nothing.
-        content: Iterator[bytes] = iter(()) if head else _chunks(path, size)
-        return StreamingResponse(content, headers=headers, content_type=content_type)
+def _listing(directory: str, url_path: str) -> Response:
+    """An HTML page linking to the entries of ``directory`` (at ``url_path``)."""
     try:
-        with open(path, "rb") as file:
-            body = file.read()
+        with os.scandir(directory) as entries:
+            names = []
+            for entry in entries:
+                if not entry.name.startswith("."):
+                    names.append(entry.name + ("/" if entry.is_dir() else ""))
+                if len(names) >= MAX_LISTING_ENTRIES:
+                    break
     except OSError as exc:
-        raise HTTPError(403 if isinstance(exc, PermissionError) else 404) from exc
-    return Response(body, content_type=content_type)
-
-
-def _chunks(path: str, size: int) -> Iterator[bytes]:
-    """At most ``size`` bytes of the file; fewer (a file that shrank) makes the
-    server drop the connection, the only honest signal once the head is out."""
-    with open(path, "rb") as file:
-        while size > 0:
-            chunk = file.read(min(CHUNK_SIZE, size))
-            if not chunk:
-                return
-            size -= len(chunk)
-            yield chunk
+        raise HTTPError(403) from exc
+    title = escape(f"Index of {url_path}")
+    items = "".join(
+        f'<li><a href="{escape(quote(name))}">{escape(name)}</a></li>\n' for name in sorted(names)
+    )
+    return Response.html(
+        f"<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n"
+    )

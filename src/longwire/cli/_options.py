@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class DerivedOption:
     """One ``longwire serve`` option derived from a config dataclass field."""
@@ -262,5 +260,3 @@ def config_options(args: argparse.Namespace) -> dict[str, Any]:
     """The derived options given on the command line, as ``make_config`` keywords."""
     given = vars(args)
     return {option.name: given[option.dest] for option in server_options() if option.dest in given}
-
-

@@ -26,6 +26,8 @@ examples:
   longwire serve myapp:app --host 0.0.0.0 --max-connections none
   longwire serve myapp:app --ping-interval 30 --max-message-size 4194304
   longwire serve myapp:app --tls-cert cert.pem --tls-key key.pem   # https:// and wss://
+  longwire serve --static ./public                # the files of ./public at /
+  longwire serve myapp:app --static ./assets --static-prefix /assets --listing
 
 The server and WebSocket options are the fields of longwire.aio.ServerConfig and
 WebSocketOptions (docs/server.md); "none" turns off a limit that accepts it.
@@ -59,6 +61,31 @@ def register(
         "default: the demo",
     )
     add_listen_options(serve, schemes="https:// and wss://")
+    static = serve.add_argument_group("static files")
+    static.add_argument(
+        "--static",
+        metavar="DIR",
+        help="serve the files under DIR (GET and HEAD, with ETag, ranges and sendfile); "
+        "with an APP, its routes come first",
+    )
+    static.add_argument(
+        "--static-prefix",
+        default="/",
+        metavar="PATH",
+        help="the URL path DIR is served at (default: %(default)s)",
+    )
+    static.add_argument(
+        "--listing",
+        action="store_true",
+        help="list the entries of a directory that has no index.html (default: 404)",
+    )
+    static.add_argument(
+        "--cache-control",
+        default="no-cache",
+        metavar="VALUE",
+        help="the Cache-Control of every file, such as 'public, max-age=3600'; "
+        "'none' sends none (default: %(default)s: cached, revalidated each time)",
+    )
     serve.add_argument(
         "--workers",
         type=_workers,
@@ -143,18 +170,14 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.json_logs)
     if args.workers > 1:
         return _supervise(args, config)
-    if args.app is None:
-        from .._demo_app import app  # noqa: PLC0415
-    else:
-        try:
-            app = load_app(args.app)
-        except UsageError as exc:
-            return fail("serve", exc)
-        except Exception:
-            print(f"longwire serve: error: importing {args.app!r} failed:", file=sys.stderr)
-            traceback.print_exc()
-            return 1
-
+    try:
+        app = _make_app(args)
+    except UsageError as exc:
+        return fail("serve", exc)
+    except Exception:
+        print(f"longwire serve: error: importing {args.app!r} failed:", file=sys.stderr)
+        traceback.print_exc()
+        return 1
     def ready(server: Server) -> None:
         _announce(args, server.config, server.host, server.port)
 
@@ -165,9 +188,40 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_app(args: argparse.Namespace) -> App:
+    """The App to serve: APP, the demo, or an App for ``--static`` alone; with
+    ``--static``, the directory mounted after APP's routes.
+
+    Raises:
+        UsageError: APP cannot be loaded, or ``--static``/``--static-prefix`` is wrong.
+    """
+    if args.app is None and args.static is None:
+        from .._demo_app import app as demo  # noqa: PLC0415
+
+        return demo
+    if args.app is not None:
+        app = load_app(args.app)
+    else:
+        from ..app import App  # noqa: PLC0415
+
+        app = App()
+    if args.static is not None:
+        cache_control = None if args.cache_control.lower() == "none" else args.cache_control
+        try:
+            app.static(
+                args.static_prefix, args.static, cache_control=cache_control, listing=args.listing
+            )
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--static {args.static}: {exc}") from None
+    return app
+
+
 def _announce(args: argparse.Namespace, config: ServerConfig, host: str, port: int) -> None:
     """Print the line that says where to go, once the server listens."""
-    what = "longwire demo" if args.app is None else f"serving {args.app}"
+    if args.app is None and args.static is not None:
+        what = f"serving {args.static}"
+    else:
+        what = "longwire demo" if args.app is None else f"serving {args.app}"
     scheme = "https" if config.ssl is not None else "http"
     print(f"{what} at {browser_url(scheme, host, port)} (Ctrl+C to stop)", flush=True)
 
@@ -177,12 +231,8 @@ def _supervise(args: argparse.Namespace, config: ServerConfig) -> int:
     from ..aio._workers import supervise  # noqa: PLC0415
 
     def load() -> App:
-        if args.app is None:
-            from .._demo_app import app  # noqa: PLC0415
-
-            return app
         try:
-            return load_app(args.app)
+            return _make_app(args)
         except UsageError:
             raise
         except Exception as exc:  # the module's own error: its traceback says where

@@ -447,6 +447,31 @@ class Connection:
         self._settle()
         return data
 
+    def send_external_data(self, size: int) -> None:
+        """Account for ``size`` body bytes the caller writes itself, as ``sendfile`` does.
+
+        The same checks as ``send(Data(data=...))`` with ``size`` bytes, and
+        nothing to write: the caller sends the bytes as they are. Only for a
+        body framed by ``Content-Length`` (or, from a server, by closing the
+        connection): a chunked body needs framing around its bytes.
+
+        Raises:
+            LocalProtocolError: body data is not allowed now, the body is
+                chunked, or ``size`` is more than what is left of
+                ``Content-Length``. ``our_state`` becomes ``ERROR``.
+        """
+        state = self.our_state
+        try:
+            if (state, Data) not in self._send_table:
+                raise LocalProtocolError(f"cannot send Data when our_state is {state.name}")
+            self._tx.external_data(size, self._last_request)
+        except LocalProtocolError:
+            if self._is_server:
+                self._resp_state = ERROR
+            else:
+                self._req_state = ERROR
+            raise
+
     def _send(self, event: Event) -> bytes:
         state = self.our_state
         new = self._send_table.get((state, type(event)))

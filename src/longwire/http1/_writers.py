@@ -263,6 +263,32 @@ class Writer:
             )
         return b""
 
+    def external_data(self, size: int, last_request: Cycle | None) -> None:
+        """Account for ``size`` body bytes the caller writes itself (``sendfile``).
+
+        The checks of ``data`` for a body framed by Content-Length or by closing
+        the connection; a chunked body would need framing around the bytes.
+        """
+        framing = self.framing
+        if framing == LENGTH:
+            if size > self.remaining:
+                raise LocalProtocolError(
+                    f"{size} body bytes are more than the {self.remaining} bytes "
+                    "left of Content-Length"
+                )
+            self.remaining -= size
+        elif framing == CHUNKED:
+            raise LocalProtocolError(
+                "body bytes written outside the core need Content-Length framing, "
+                "not Transfer-Encoding: chunked"
+            )
+        elif framing != UNTIL_CLOSE and size:
+            raise LocalProtocolError(
+                "this response has no body (it answers HEAD, or its status is 1xx, 204 or 304)"
+            )
+        if not self.is_server and size and last_request is not None:
+            last_request.waiting_100 = False
+
     def end(self, trailers: Headers, last_request: Cycle | None) -> bytes:
         """The bytes that end the body: the last chunk and ``trailers`` if it is chunked.
 

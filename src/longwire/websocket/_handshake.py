@@ -105,12 +105,14 @@ class ServerHandshake:
             raise HandshakeError("WebSocket handshake needs HTTP/1.1", status=400)
         if not headers.has_token("Upgrade", "websocket"):
             raise HandshakeError(
-                "missing 'Upgrade: websocket' header", status=426,
+                "missing 'Upgrade: websocket' header",
+                status=426,
                 headers=_UPGRADE_REQUIRED_HEADERS,
             )
         if not headers.has_token("Connection", "upgrade"):
             raise HandshakeError(
-                "'Connection' header must include 'Upgrade'", status=426,
+                "'Connection' header must include 'Upgrade'",
+                status=426,
                 headers=_UPGRADE_REQUIRED_HEADERS,
             )
         # RFC 6455 §4.4: a version we do not speak gets 426 and the versions we do.
