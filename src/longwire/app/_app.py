@@ -235,9 +235,9 @@ class App:
         """Serve the files under ``directory`` at ``prefix`` (GET and HEAD).
 
         ``app.static("/assets", "public")`` serves ``public/app.css`` at
-        ``/assets/app.css``; ``prefix`` ``"/"`` serves the whole site. Routes
-        registered before take precedence over the files. See ``StaticFiles``
+        ``/assets/app.css``; ``prefix`` ``"/"`` serves the whole site. See ``StaticFiles``
         for what is guaranteed (no path traversal, ETag, ranges, sendfile).
+        Other routes are tried first, registered before or after.
 
         Returns:
             The ``StaticFiles`` handler registered.
@@ -252,7 +252,7 @@ class App:
         files = StaticFiles(
             directory, index=index, cache_control=cache_control, listing=listing, prefix=base
         )
-        self.router.add(base + "/{path:path}", files, ("GET",))
+        self.router.add(base + "/{path:path}", files, ("GET",), fallback=True)
         self.router.add(base + "/", files, ("GET",))
         if base:
             self.router.add(base, files, ("GET",))
@@ -312,7 +312,7 @@ class App:
                 return finish_response(request, response)
             return response
         except HTTPError as exc:
-            return exc.response(request)
+            return self._error_response(request, exc)
         except Exception:
             return self._internal_error(request)
 
@@ -357,9 +357,8 @@ class App:
 
         Raises:
             HTTPError: what answers a request no route takes (see the class
-                documentation): 404, 405, 501, 204 to OPTIONS, 308 with
-                ``redirect_slashes``; or 200 to TRACE with ``trace``, as an
-                exception carrying its response.
+                documentation): 404, 405, 501, 204 to OPTIONS; or 200 to TRACE
+                with ``trace``, as an exception carrying its response.
         """
         try:
             route, params = self.router.match(request.method, request.path)
@@ -393,11 +392,15 @@ class App:
                 return HTTPError(204, headers=[("Allow", ", ".join(sorted(methods)))])
             if method == "CONNECT" or not self._known(method):
                 return HTTPError(501, f"method {method} is not implemented")
-            if self.redirect_slashes:
-                redirect = self._slash_redirect(request)
-                if redirect is not None:
-                    return _Answer(redirect)
         return error
+
+    def _error_response(self, request: Request, error: HTTPError) -> Response:
+        """The answer to ``error``; with ``redirect_slashes``, a 404 may become a 308."""
+        if error.status == 404 and self.redirect_slashes:
+            redirect = self._slash_redirect(request)
+            if redirect is not None:
+                return redirect
+        return error.response(request)
 
     def _known(self, method: str) -> bool:
         return method in _STANDARD_METHODS or method in self.router.methods
@@ -407,7 +410,7 @@ class App:
         if path == "/" or not path.startswith("/"):
             return None
         other = path[:-1] if path.endswith("/") else path + "/"
-        if not self.router.allowed_methods(other):
+        if request.method not in self.router.allowed_methods(other, fallbacks=False):
             return None
         raw = request.raw_path
         location = raw[:-1] if raw.endswith("/") else raw + "/"
@@ -446,7 +449,7 @@ class App:
                 route = self._match(request)
             result = await route.call(request)
         except HTTPError as exc:
-            return exc.response(request)
+            return self._error_response(request, exc)
         response = result if isinstance(result, Response) else _to_response(result)
         if response.status == 200 and request.method in _GET_OR_HEAD:
             return finish_response(request, response)

@@ -240,13 +240,22 @@ class Router:
     look up. See the module documentation for the pattern syntax.
     """
 
-    __slots__ = ("_dynamic", "_patterns", "_routes", "_static", "_ws_dynamic", "_ws_static")
+    __slots__ = (
+        "_dynamic",
+        "_fallbacks",
+        "_patterns",
+        "_routes",
+        "_static",
+        "_ws_dynamic",
+        "_ws_static",
+    )
 
     def __init__(self) -> None:
         # path -> method -> Route for patterns without parameters. The App reads
         # this dict directly on its fast path: it is only ever mutated in place.
         self._static: dict[str, dict[str, Route]] = {}
         self._dynamic: list[_Pattern] = []
+        self._fallbacks = 0  # fallback patterns, kept at the end of _dynamic
         self._patterns: dict[str, _Pattern] = {}
         self._routes: list[Route] = []
         self._ws_static: dict[str, WebSocketRoute] = {}
@@ -258,12 +267,19 @@ class Router:
         return tuple(self._routes)
 
     def add(
-        self, path: str, handler: Callable[..., Any], methods: Iterable[str] = ("GET",)
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        methods: Iterable[str] = ("GET",),
+        *,
+        fallback: bool = False,
     ) -> Route:
         """Route ``methods`` on ``path`` to ``handler``; return the new ``Route``.
 
         A route for ``GET`` also answers ``HEAD``, unless ``HEAD`` has a route of
-        its own on the same pattern. Method names are upper-cased.
+        its own on the same pattern. Method names are upper-cased. A
+        ``fallback`` pattern is tried after every other one, whenever they are
+        registered (``App.static`` mounts its catch-all that way).
 
         Raises:
             ValueError: the pattern is malformed (bad converter, duplicate
@@ -289,7 +305,11 @@ class Router:
             self._static[path] = targets
         elif path not in self._patterns:
             self._patterns[path] = pattern
-            self._dynamic.append(pattern)
+            if fallback:
+                self._dynamic.append(pattern)
+                self._fallbacks += 1
+            else:
+                self._dynamic.insert(len(self._dynamic) - self._fallbacks, pattern)
         self._routes.append(route)
         return route
 
@@ -327,11 +347,15 @@ class Router:
             raise HTTPError(426, headers=[("Upgrade", "websocket"), ("Connection", "Upgrade")])
         raise HTTPError(404)
 
-    def allowed_methods(self, path: str) -> frozenset[str]:
-        """The methods routed on ``path`` (percent-decoded), ``HEAD`` included for ``GET``."""
+    def allowed_methods(self, path: str, *, fallbacks: bool = True) -> frozenset[str]:
+        """The methods routed on ``path`` (percent-decoded), ``HEAD`` included for
+        ``GET``; without the fallback patterns' unless ``fallbacks``."""
         targets = self._static.get(path)
         allowed = set(targets or ())
-        for pattern in self._dynamic:
+        patterns = self._dynamic
+        if not fallbacks and self._fallbacks:
+            patterns = patterns[: -self._fallbacks]
+        for pattern in patterns:
             if pattern.match(path) is not None:
                 allowed.update(pattern.targets)
         return frozenset(allowed)
