@@ -83,6 +83,12 @@ def add_listen_options(parser: argparse.ArgumentParser | Any, *, schemes: str) -
         help="use uvloop as the event loop; --no-uvloop: never (default: when installed)",
     )
     add_metrics_option(parser)
+    parser.add_argument(
+        "--server-header",
+        default="longwire",
+        metavar="TEXT|none",
+        help="the Server field of every HTTP response; none sends none (default: %(default)s)",
+    )
 
 
 def add_metrics_option(parser: argparse.ArgumentParser | Any) -> None:

@@ -236,7 +236,8 @@ def as_flags(message: str, names: Iterable[str]) -> str:
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
     """The ``ServerConfig`` of a server command: its listening options
-    (``--tls-cert``, ``--tls-key``, ``--metrics``) and the derived ones.
+    (``--tls-cert``, ``--tls-key``, ``--metrics``, ``--server-header``) and the
+    derived ones.
 
     Raises:
         LongwireError: a certificate or key cannot be loaded, or a value is
@@ -245,14 +246,16 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
     from ..aio import make_config  # noqa: PLC0415 - only for server commands
 
     try:
+        server_header = args.server_header
         return make_config(
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             metrics_path=args.metrics,
+            server_header=None if server_header.lower() == "none" else server_header,
             **config_options(args),
         )
     except ValueError as exc:  # a field's own validation: name the option, not the field
-        names = [option.name for option in server_options()]
+        names = [option.name for option in server_options()] + ["server_header"]
         raise LongwireError(as_flags(str(exc), names)) from None
 
 
