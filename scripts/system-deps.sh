@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install the system programs the test suite drives as real peers, if missing:
-# curl (HTTP interop and SSE tests), wrk (the benchmark smoke test's HTTP load)
-# and websocketd (the peer of `longwire exec` in bench/exec_bench.py).
+# curl (HTTP interop and SSE tests), wrk (the benchmark smoke test's HTTP load),
+# websocketd (the peer of `longwire exec` in bench/exec_bench.py) and chromium
+# (the browser tests, tests/browser, drive /usr/bin/chromium headless through
+# Playwright; Playwright's own browser download is never used).
+# Each name is both the Debian package and the command it installs.
 set -euo pipefail
 missing=()
-for tool in curl wrk websocketd; do
+for tool in curl wrk websocketd chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) && exit 0
