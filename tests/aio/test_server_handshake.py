@@ -20,6 +20,7 @@ from aio_testing import (
 )
 
 from longwire import App, HandshakeError, connect
+from longwire.app._cors import CORSPolicy
 
 
 def url(server, path: str = "/ws") -> str:
@@ -130,6 +131,41 @@ def test_route_origins_refuse_other_origins():
             assert info.value.status == 403
             async with connect(url(server), origin="https://good.example") as ws:
                 assert await ws.recv() == "welcome"
+
+    run(main)
+
+
+def test_route_origins_can_be_a_cors_policy_or_a_function():
+    policy = CORSPolicy(["https://*.good.example", "http://localhost:*"])
+    app = App()
+
+    @app.websocket("/policy", origins=policy)
+    async def by_policy(ws):
+        await ws.send("policy")
+
+    @app.websocket("/function", origins=lambda origin: origin is None or origin.endswith(".test"))
+    async def by_function(ws):
+        await ws.send("function")
+
+    async def main():
+        async with serve(app) as server:
+            for path, origin in [
+                ("/policy", "https://evil.example"),
+                ("/policy", "https://good.example"),  # the pattern is for subdomains only
+                ("/policy", None),
+                ("/function", "https://a.example"),
+            ]:
+                with pytest.raises(HandshakeError) as info:
+                    await connect(url(server, path), origin=origin)
+                assert info.value.status == 403, (path, origin)
+            for path, origin, greeting in [
+                ("/policy", "https://chat.good.example", "policy"),
+                ("/policy", "http://localhost:3000", "policy"),
+                ("/function", "https://a.test", "function"),
+                ("/function", None, "function"),
+            ]:
+                async with connect(url(server, path), origin=origin) as ws:
+                    assert await ws.recv() == greeting
 
     run(main)
 
