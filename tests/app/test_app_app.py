@@ -1,8 +1,8 @@
 """App: handlers and their return values, errors, middleware, hooks, WebSocket routes."""
 
 import asyncio
-import re
 import logging
+import re
 import sys
 import types
 import uuid

@@ -188,15 +188,18 @@ def test_text_that_cannot_decode_is_400(make_request, content_type, body, detail
     assert info.value.detail.startswith(detail)
 
 
+JSON = [("Content-Type", "application/json")]
+
+
 def test_json(make_request):
-    request = make_request("POST", "/", body=[b'{"a": [1, ', b'"\xc3\xa9"]}'])
+    request = make_request("POST", "/", JSON, body=[b'{"a": [1, ', b'"\xc3\xa9"]}'])
     assert run(request.json()) == {"a": [1, "é"]}
     assert run(request.json()) == {"a": [1, "é"]}  # the body is cached
 
 
 @pytest.mark.parametrize("body", [b"{", b"", b"\xff", b"[1,]", None])
 def test_invalid_json_is_400(make_request, body):
-    request = make_request("POST", "/", body=body)
+    request = make_request("POST", "/", JSON, body=body)
     with pytest.raises(HTTPError) as info:
         run(request.json())
     assert info.value.status == 400

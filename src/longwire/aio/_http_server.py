@@ -310,11 +310,14 @@ class HTTPServerProtocol(WriteFlowControl):
                 logger.exception("application failed")
                 outcome = Finished(None)
             if type(outcome) is Finished:
+                request.close()  # the files of a form the handler read
                 self._respond(event, outcome.value, started)
             else:
                 assert isinstance(outcome, asyncio.Task)
                 self._state.track(outcome)
-                outcome.add_done_callback(partial(self._handler_done, event=event, started=started))
+                outcome.add_done_callback(
+                    partial(self._handler_done, event=event, started=started, request=request)
+                )
 
     def _make_request(self, event: Request, body: BodyReader | None) -> AppRequest:
         return AppRequest(
@@ -341,7 +344,10 @@ class HTTPServerProtocol(WriteFlowControl):
             return AppResponse.text("Metrics unavailable\n", status=500)
         return AppResponse(text.encode(), content_type=METRICS_CONTENT_TYPE)
 
-    def _handler_done(self, task: asyncio.Task[Any], *, event: Request, started: float) -> None:
+    def _handler_done(
+        self, task: asyncio.Task[Any], *, event: Request, started: float, request: AppRequest
+    ) -> None:
+        request.close()  # the files of a form the handler read
         if task.cancelled():
             self._close()
             return

@@ -43,7 +43,9 @@ __all__ = [
     "strip_list_suffix",
 ]
 
-V = TypeVar("V")
+# Covariant: a FormData is read-only, so a FormData[str] (a urlencoded form) is
+# a FormData[str | UploadFile] (what Request.form() returns) too.
+V_co = TypeVar("V_co", covariant=True)
 D = TypeVar("D")
 
 # Limits
@@ -130,7 +132,7 @@ def strip_list_suffix(name: str) -> str:
     return name
 
 
-class FormData(Generic[V]):
+class FormData(Generic[V_co]):
     """Form fields: an ordered multi-dict, read-only.
 
     Repeated names keep every value, in the order they were sent. ``form[name]``
@@ -144,9 +146,9 @@ class FormData(Generic[V]):
 
     __slots__ = ("_fields", "_index")
 
-    def __init__(self, fields: Iterable[tuple[str, V]] = ()) -> None:
-        self._fields: list[tuple[str, V]] = list(fields)
-        index: dict[str, list[V]] = {}
+    def __init__(self, fields: Iterable[tuple[str, V_co]] = ()) -> None:
+        self._fields: list[tuple[str, V_co]] = list(fields)
+        index: dict[str, list[V_co]] = {}
         for name, value in self._fields:
             values = index.get(name)
             if values is None:
@@ -156,22 +158,22 @@ class FormData(Generic[V]):
         self._index = index
 
     @overload
-    def get(self, name: str) -> V | None: ...
+    def get(self, name: str) -> V_co | None: ...
     @overload
-    def get(self, name: str, default: D) -> V | D: ...
+    def get(self, name: str, default: D) -> V_co | D: ...
 
     def get(self, name: str, default: object = None) -> object:
         """The first value of ``name``, or ``default`` when absent."""
         values = self._index.get(name)
         return default if values is None else values[0]
 
-    def getall(self, name: str) -> list[V]:
+    def getall(self, name: str) -> list[V_co]:
         """Every value of ``name``, in order (an empty list when absent)."""
         return list(self._index.get(name, ()))
 
     getlist = getall
 
-    def items(self) -> list[tuple[str, V]]:
+    def items(self) -> list[tuple[str, V_co]]:
         """Every ``(name, value)`` pair, in order, repeated names included."""
         return list(self._fields)
 
@@ -179,15 +181,15 @@ class FormData(Generic[V]):
         """The distinct names, in the order of their first appearance."""
         return list(self._index)
 
-    def values(self) -> list[V]:
+    def values(self) -> list[V_co]:
         """Every value, in order, repeated names included."""
         return [value for _, value in self._fields]
 
-    def to_dict(self) -> dict[str, V]:
+    def to_dict(self) -> dict[str, V_co]:
         """A ``dict`` of each name's first value."""
         return {name: values[0] for name, values in self._index.items()}
 
-    def __getitem__(self, name: str) -> V:
+    def __getitem__(self, name: str) -> V_co:
         return self._index[name][0]
 
     def __contains__(self, name: object) -> bool:

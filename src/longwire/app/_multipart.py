@@ -11,7 +11,8 @@
 ``MultipartCollector`` sits on top and turns the events into a ``FormData`` of
 ``str`` fields and ``UploadFile`` files; a file bigger than ``spool_threshold``
 goes to a ``tempfile.SpooledTemporaryFile`` on disk, so a 1 GiB upload keeps
-memory flat.
+memory flat. ``FormLimits`` gathers the limits of ``Request.form()``, for
+multipart and urlencoded bodies both.
 
 The body, as RFC 2046 §5.1.1 has it (CRLF between every two lines)::
 
@@ -43,6 +44,7 @@ import enum
 import re
 import tempfile
 import unicodedata
+import weakref
 from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Final, NoReturn
@@ -50,6 +52,8 @@ from urllib.parse import unquote_to_bytes
 
 from ..http1._headers import Headers
 from ._forms import (
+    DEFAULT_MAX_FIELDS,
+    DEFAULT_MAX_URLENCODED_SIZE,
     FormData,
     FormError,
     FormTooLargeError,
@@ -61,6 +65,7 @@ from ._forms import (
 __all__ = [
     "DEFAULT_MAX_MEMORY_SIZE",
     "DEFAULT_SPOOL_THRESHOLD",
+    "FormLimits",
     "MultipartCollector",
     "MultipartEvent",
     "MultipartLimits",
@@ -787,7 +792,17 @@ class UploadFile:
         in_memory: whether the content is still in memory (not spooled to disk).
     """
 
-    __slots__ = ("content_type", "file", "filename", "headers", "in_memory", "name", "size")
+    __slots__ = (
+        "__weakref__",
+        "_finalizer",
+        "content_type",
+        "file",
+        "filename",
+        "headers",
+        "in_memory",
+        "name",
+        "size",
+    )
 
     def __init__(
         self,
@@ -805,6 +820,10 @@ class UploadFile:
         self.file = file
         self.size = 0
         self.in_memory = True
+        # Closes the file when this object is garbage, if nobody closed it: a
+        # spooled file then goes away without a ResourceWarning. close() runs it
+        # at once (a finalizer runs once at most).
+        self._finalizer = weakref.finalize(self, file.close)
 
     @property
     def safe_filename(self) -> str | None:
@@ -820,8 +839,17 @@ class UploadFile:
         return self.file.seek(offset, whence)
 
     def close(self) -> None:
-        """Close the file (deleting the temporary file if spooled)."""
-        self.file.close()
+        """Close the file (deleting the temporary file if spooled); a no-op once closed.
+
+        ``Request.close()`` does this for every file of a form once the request
+        is done, and so does the garbage collector for a file nobody closed.
+        """
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file is closed."""
+        return self.file.closed
 
     def __enter__(self) -> UploadFile:
         return self
@@ -1044,3 +1072,65 @@ class MultipartCollector:
             except LookupError:
                 raise MalformedFormError(f"unknown charset {encoding[:40]!r}") from None
         return FormData(fields)
+
+
+# All the limits of Request.form()
+
+_MULTIPART_DEFAULTS: Final = MultipartLimits()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormLimits:
+    """The limits ``Request.form()`` enforces, for both form types. ``None`` disables one.
+
+    Breaking a limit answers 413 (``FormTooLargeError``, whose ``limit`` is the
+    attribute name below). With a ``Content-Encoding``, the size limits apply to
+    the decoded body, and the decoder stops at the same size
+    (``DecodedContentTooLarge``, also 413).
+
+    Attributes:
+        max_urlencoded_size: largest ``application/x-www-form-urlencoded`` body,
+            in bytes (it is held in memory while parsed).
+        max_fields: most fields of an urlencoded body.
+        max_size: largest ``multipart/form-data`` body, in bytes, every part
+            included (what a file upload may weigh in all).
+        max_parts: most parts (fields and files together) of a multipart body.
+        max_header_size: largest header section of one part, in bytes.
+        max_field_size: largest plain field (a part without a filename), in bytes.
+        max_file_size: largest file, in bytes; ``None`` by default (``max_size``
+            bounds it).
+        max_memory_size: most bytes of fields and small files held in memory at
+            once; past it, files move to disk early and fields are refused.
+    """
+
+    max_urlencoded_size: int | None = DEFAULT_MAX_URLENCODED_SIZE
+    max_fields: int | None = DEFAULT_MAX_FIELDS
+    max_size: int | None = _MULTIPART_DEFAULTS.max_size
+    max_parts: int | None = _MULTIPART_DEFAULTS.max_parts
+    max_header_size: int | None = _MULTIPART_DEFAULTS.max_header_size
+    max_field_size: int | None = _MULTIPART_DEFAULTS.max_field_size
+    max_file_size: int | None = _MULTIPART_DEFAULTS.max_file_size
+    max_memory_size: int | None = DEFAULT_MAX_MEMORY_SIZE
+    _multipart: MultipartLimits = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("max_urlencoded_size", "max_fields", "max_memory_size"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise ValueError(f"{name} must be an int >= 0 or None, not {value!r}")
+        # MultipartLimits checks its own (and is built once, here).
+        multipart = MultipartLimits(
+            max_size=self.max_size,
+            max_parts=self.max_parts,
+            max_header_size=self.max_header_size,
+            max_field_size=self.max_field_size,
+            max_file_size=self.max_file_size,
+        )
+        object.__setattr__(self, "_multipart", multipart)
+
+    @property
+    def multipart(self) -> MultipartLimits:
+        """The limits of the multipart parser (``max_size`` to ``max_file_size``)."""
+        return self._multipart

@@ -15,11 +15,14 @@ type, and one ``isinstance`` check, covers everything a handler may return.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Self
 from urllib.parse import quote
 
 from ..http1._headers import Headers, HeadersLike
+from ._cookies import SameSite, build_delete_cookie, build_set_cookie, sign
+from ._secrets import Secret
 
 __all__ = ["Response", "StreamingResponse"]
 
@@ -149,6 +152,150 @@ class Response:
         response = Response(b"", status, headers)
         response.headers.set("Location", quote(url, safe=_URL_SAFE))
         return response
+
+    # Cookies: each call adds one Set-Cookie field (RFC 6265 §4.1).
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        max_age: int | timedelta | None = None,
+        expires: datetime | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: SameSite | None = "Lax",
+        partitioned: bool = False,
+    ) -> Self:
+        """Add a ``Set-Cookie`` field; returns the response, for chaining.
+
+        ``return Response.redirect("/", 303).set_cookie("theme", "dark")``.
+
+        Args:
+            name: the cookie name, a token.
+            value: the value, cookie-octets only (no space, ``"``, ``,``, ``;``,
+                ``\\`` or non-ASCII): encode anything else first.
+            max_age: lifetime in seconds (or a ``timedelta``); 0 deletes it.
+                Without ``max_age`` and ``expires``, it lasts the browser session.
+            expires: an aware ``datetime`` or seconds since the epoch.
+            path: the paths it is sent for; ``"/"``, the whole site, by default.
+            domain: ``None`` (the default) keeps it to this exact host;
+                a domain shares it with every subdomain.
+            secure: send it over HTTPS only. Set it whenever the site is HTTPS.
+            httponly: hide it from JavaScript (on by default: set
+                ``httponly=False`` only for a cookie scripts must read).
+            samesite: ``"Lax"`` (the default: not sent on cross-site POSTs,
+                which stops most CSRF), ``"Strict"``, ``"None"`` (needs
+                ``secure``), or ``None`` to omit it.
+            partitioned: CHIPS partitioned storage (needs ``secure``).
+
+        Raises:
+            InvalidCookieError: (a ``ValueError``) the name, value or an
+                attribute breaks RFC 6265, or a combination browsers refuse.
+        """
+        self.headers.add(
+            "Set-Cookie",
+            build_set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                expires=expires,
+                domain=domain,
+                path=path,
+                secure=secure,
+                httponly=httponly,
+                samesite=samesite,
+                partitioned=partitioned,
+            ),
+        )
+        return self
+
+    def set_signed_cookie(
+        self,
+        name: str,
+        value: str,
+        secret: Secret | Sequence[Secret],
+        *,
+        salt: str | None = None,
+        max_age: int | timedelta | None = None,
+        expires: datetime | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: SameSite | None = "Lax",
+        partitioned: bool = False,
+    ) -> Self:
+        """Add a ``Set-Cookie`` field whose value is signed; returns the response.
+
+        The value is signed with HMAC-SHA256 and the current time
+        (``payload.timestamp.signature``), so ``Request.signed_cookie`` can tell
+        a genuine value from a forged or altered one. It is not encrypted:
+        anyone holding the cookie can read ``value`` (base64).
+
+        Args:
+            name: the cookie name.
+            value: any text (it is encoded into cookie-octets).
+            secret: a secret of 16 bytes or more, or a list of them newest
+                first (the first one signs).
+            salt: ``None`` to use the cookie name, so a value signed for one
+                cookie is refused as another.
+            max_age: as ``set_cookie``: how long the browser keeps it. Check the
+                age when reading too (``signed_cookie(..., max_age=...)``): a
+                copied cookie does not expire with the browser's copy.
+            expires: as ``set_cookie``.
+            path: as ``set_cookie``.
+            domain: as ``set_cookie``.
+            secure: as ``set_cookie``.
+            httponly: as ``set_cookie``.
+            samesite: as ``set_cookie``.
+            partitioned: as ``set_cookie``.
+
+        Raises:
+            InvalidCookieError: as ``set_cookie`` (e.g. a signed value over 4096 bytes).
+            ValueError: no secret, or one shorter than 16 bytes.
+        """
+        signed = sign(value, secret, salt=name if salt is None else salt)
+        return self.set_cookie(
+            name,
+            signed,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+    def delete_cookie(
+        self,
+        name: str,
+        *,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        partitioned: bool = False,
+    ) -> Self:
+        """Add a ``Set-Cookie`` field that deletes cookie ``name``; returns the response.
+
+        A browser only replaces a cookie with the same name, path and domain:
+        pass those it was set with. A ``__Secure-``/``__Host-`` cookie needs
+        ``secure=True``, a partitioned one ``partitioned=True``.
+
+        Raises:
+            InvalidCookieError: as ``set_cookie``.
+        """
+        self.headers.add(
+            "Set-Cookie",
+            build_delete_cookie(
+                name, domain=domain, path=path, secure=secure, partitioned=partitioned
+            ),
+        )
+        return self
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status}, {len(self.body)} bytes>"
