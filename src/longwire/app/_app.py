@@ -19,14 +19,13 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeAlias, TypeVar
 
-from ._errors import HTTPError
+from ._errors import HTTPError, internal_error
 from ._file_response import finish_response
 from ._request import Request
-from ._response import Response
+from ._response import Response, to_response
 from ._routing import UNSET, Route, Router, WebSocketRoute, _Unset
 from ._static import StaticFiles
 
@@ -42,26 +41,6 @@ Middleware: TypeAlias = Callable[[Request, CallNext], Awaitable[Response]]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _M = TypeVar("_M", bound=Middleware)
-
-
-def _to_response(result: object) -> Response:
-    """The response for what a handler returned, other than a ``Response``.
-
-    Raises:
-        TypeError: ``result`` is of a type handlers may not return.
-    """
-    if isinstance(result, str):
-        return Response.text(result)
-    if isinstance(result, bytes):
-        return Response(result)
-    if isinstance(result, (dict, list)):
-        return Response.json(result)
-    if result is None:
-        return Response(b"", 204)
-    raise TypeError(
-        f"a handler returned {type(result).__name__}: return a Response, str, bytes, "
-        "dict, list or None"
-    )
 
 
 def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
@@ -307,14 +286,14 @@ class App:
             if route is None:
                 route = self._match(request)
             result = await route.call(request)
-            response = result if isinstance(result, Response) else _to_response(result)
+            response = result if isinstance(result, Response) else to_response(result)
             if response.status == 200 and request.method in _GET_OR_HEAD:
                 return finish_response(request, response)
             return response
         except HTTPError as exc:
             return self._error_response(request, exc)
         except Exception:
-            return self._internal_error(request)
+            return internal_error(request)
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute, dict[str, Any]] | None:
         """The WebSocket route for ``path`` and its parameters, or ``None``.
@@ -419,23 +398,6 @@ class App:
         query = request.query_string
         return Response.redirect(location + (f"?{query}" if query else ""), 308)
 
-    def _internal_error(self, request: Request) -> Response:
-        """A 500 for an unhandled exception: logged with an id the client also gets."""
-        request_id = secrets.token_hex(6)
-        _logger.exception(
-            "unhandled error in %s %s (request id %s)",
-            request.method,
-            request.target,
-            request_id,
-            extra={"request_id": request_id},
-        )
-        error = HTTPError(
-            500,
-            f"Internal Server Error (request id {request_id})",
-            [("X-Request-Id", request_id)],
-        )
-        return error.response(request)
-
     async def _dispatch(self, request: Request) -> Response:
         """The innermost step of the middleware chain: route, call, convert, finish.
 
@@ -450,7 +412,7 @@ class App:
             result = await route.call(request)
         except HTTPError as exc:
             return self._error_response(request, exc)
-        response = result if isinstance(result, Response) else _to_response(result)
+        response = result if isinstance(result, Response) else to_response(result)
         if response.status == 200 and request.method in _GET_OR_HEAD:
             return finish_response(request, response)
         return response

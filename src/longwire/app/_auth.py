@@ -48,6 +48,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
 import unicodedata
 import urllib.parse
@@ -917,6 +918,7 @@ class StaticUsers:
         self._cache_size = max(cache_size, 0)
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._cache_key = secrets.token_bytes(32)
+        self._lock = threading.Lock()
 
     def __call__(self, username: str, password: str) -> bool:
         """Whether ``password`` is ``username``'s.
@@ -943,15 +945,19 @@ class StaticUsers:
         key = hmac.new(
             self._cache_key, repr((username, stored, password)).encode(), hashlib.sha256
         ).digest()
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return True
+        # The lock: a check may run in worker threads (it is slow), and an entry
+        # another thread drops between the test and move_to_end would raise.
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return True
         if not verify_password(password, stored):
             return False
         if self._cache_size:
-            self._cache[key] = None
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            with self._lock:
+                self._cache[key] = None
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return True
 
 

@@ -72,7 +72,6 @@ MAX_COOKIE_SIZE = 4096
 _MAX_ATTRIBUTE_SIZE = 1024
 
 
-
 # Errors
 
 

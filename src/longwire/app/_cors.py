@@ -37,6 +37,7 @@ state-changing requests; that is what authentication and CSRF defences are for.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -120,6 +121,12 @@ class _Origin:
     port: int | None  # the effective port: explicit or the scheme's default
 
 
+# Browsers send the same few origins over and over, and parsing one costs a few
+# microseconds per request; 1,024 distinct ones are remembered (about 200 KB).
+_ORIGIN_CACHE_SIZE: Final = 1024
+
+
+@functools.lru_cache(maxsize=_ORIGIN_CACHE_SIZE)
 def _parse_origin(origin: str) -> _Origin | None:
     match = _ORIGIN.fullmatch(origin.lower())
     if match is None:
@@ -137,6 +144,7 @@ def _serialize(origin: _Origin) -> str:
     return f"{origin.scheme}://{origin.host}:{origin.port}"
 
 
+@functools.lru_cache(maxsize=_ORIGIN_CACHE_SIZE)
 def normalize_origin(origin: str) -> str | None:
     """An origin in the form browsers send it (RFC 6454 §6.2), or ``None`` if it is not one.
 

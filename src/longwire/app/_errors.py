@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from html import escape
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -14,7 +16,10 @@ from ._response import Response, _check_status, _encode_json
 if TYPE_CHECKING:
     from ._request import Request
 
-__all__ = ["HTTPError"]
+__all__ = ["HTTPError", "internal_error"]
+
+# Where unhandled exceptions of handlers and middleware are reported.
+_logger = logging.getLogger("longwire.app")
 
 
 def _reason(status: int) -> str:
@@ -97,3 +102,24 @@ class HTTPError(LongwireError):
         if accept is not None:
             add_vary(response.headers, "Accept")
         return response
+
+
+def internal_error(request: Request) -> Response:
+    """The 500 for an exception being handled: logged with an id the client also gets.
+
+    Call it from an ``except`` block: the log record (``longwire.app`` logger,
+    with a ``request_id`` field) carries the traceback; the client gets the id
+    in the body and in ``X-Request-Id``, never the traceback.
+    """
+    request_id = secrets.token_hex(6)
+    _logger.exception(
+        "unhandled error in %s %s (request id %s)",
+        request.method,
+        request.target,
+        request_id,
+        extra={"request_id": request_id},
+    )
+    error = HTTPError(
+        500, f"Internal Server Error (request id {request_id})", [("X-Request-Id", request_id)]
+    )
+    return error.response(request)

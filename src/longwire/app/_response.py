@@ -24,7 +24,7 @@ from ..http1._headers import Headers, HeadersLike
 from ._cookies import SameSite, build_delete_cookie, build_set_cookie, sign
 from ._secrets import Secret
 
-__all__ = ["Response", "StreamingResponse"]
+__all__ = ["Response", "StreamingResponse", "to_response"]
 
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
@@ -363,3 +363,24 @@ async def _chunks(
     else:
         for chunk in content:
             yield _to_bytes(chunk)
+
+
+def to_response(result: object) -> Response:
+    """The response for what a handler returned, other than a ``Response``
+    (``str``: text, ``bytes``, ``dict``/``list``: JSON, ``None``: 204).
+
+    Raises:
+        TypeError: ``result`` is of a type handlers may not return.
+    """
+    if isinstance(result, str):
+        return Response.text(result)
+    if isinstance(result, bytes):
+        return Response(result)
+    if isinstance(result, (dict, list)):
+        return Response.json(result)
+    if result is None:
+        return Response(b"", 204)
+    raise TypeError(
+        f"a handler returned {type(result).__name__}: return a Response, str, bytes, "
+        "dict, list or None"
+    )
