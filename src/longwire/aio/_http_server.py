@@ -49,9 +49,12 @@ logger = logging.getLogger("longwire.server")
 
 # Sent without a request to answer (so outside the HTTP/1.1 core's cycle
 # bookkeeping): the connection closes right after.
+# (Date and Server, which RFC 9110 §6.6.1 and server_header want on a 4xx, go
+# between the two halves.)
 _TIMEOUT_408 = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 16\r\n\r\nRequest Timeout\n"
+    b"Content-Length: 16\r\n",
+    b"\r\nRequest Timeout\n",
 )
 _BUSY_503 = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
@@ -428,10 +431,10 @@ class HTTPServerProtocol(WriteFlowControl):
             self._log(event, response.status, len(body), started)
         self._cycle_done()
 
-    def _fixed_fields(self, headers: Headers) -> list[tuple[str, str]]:
-        """``Date`` and ``Server``, unless the application set its own."""
+    def _fixed_fields(self, headers: Headers | None) -> list[tuple[str, str]]:
+        """``Date`` and ``Server``, unless the application set its own in ``headers``."""
         has_date = has_server = False
-        for field in headers._fields:
+        for field in () if headers is None else headers._fields:
             name = field[0]
             if name == "date":
                 has_date = True
@@ -590,6 +593,7 @@ class HTTPServerProtocol(WriteFlowControl):
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))),
                 ("Connection", "close"),
+                *self._fixed_fields(None),
             ]
         )
         try:
@@ -702,8 +706,10 @@ class HTTPServerProtocol(WriteFlowControl):
             logger.debug("header timeout for %s", self._client)
             metrics = self._metrics
             metrics.http_responses[408] += 1
-            metrics.http_bytes_out += len(_TIMEOUT_408)
-            self._transport.write(_TIMEOUT_408)
+            fields = "".join(f"{name}: {value}\r\n" for name, value in self._fixed_fields(None))
+            data = _TIMEOUT_408[0] + fields.encode("ascii") + _TIMEOUT_408[1]
+            metrics.http_bytes_out += len(data)
+            self._transport.write(data)
             self._close(linger=True)
             return
         self._close()

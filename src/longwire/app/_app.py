@@ -210,6 +210,7 @@ class App:
         index: str | None = "index.html",
         cache_control: str | None = "no-cache",
         listing: bool = False,
+        hidden: bool = False,
     ) -> StaticFiles:
         """Serve the files under ``directory`` at ``prefix`` (GET and HEAD).
 
@@ -229,7 +230,12 @@ class App:
             raise ValueError(f"prefix {prefix!r} must start with '/'")
         base = prefix.rstrip("/")
         files = StaticFiles(
-            directory, index=index, cache_control=cache_control, listing=listing, prefix=base
+            directory,
+            index=index,
+            cache_control=cache_control,
+            listing=listing,
+            hidden=hidden,
+            prefix=base,
         )
         self.router.add(base + "/{path:path}", files, ("GET",), fallback=True)
         self.router.add(base + "/", files, ("GET",))

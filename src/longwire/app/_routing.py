@@ -279,7 +279,8 @@ class Router:
         A route for ``GET`` also answers ``HEAD``, unless ``HEAD`` has a route of
         its own on the same pattern. Method names are upper-cased. A
         ``fallback`` pattern is tried after every other one, whenever they are
-        registered (``App.static`` mounts its catch-all that way).
+        registered, and after longer fallback patterns (``App.static`` mounts
+        its catch-all that way).
 
         Raises:
             ValueError: the pattern is malformed (bad converter, duplicate
@@ -306,7 +307,13 @@ class Router:
         elif path not in self._patterns:
             self._patterns[path] = pattern
             if fallback:
-                self._dynamic.append(pattern)
+                # Longest pattern first: a mount at /files/x wins over one at /files,
+                # whatever their order.
+                dynamic = self._dynamic
+                at = len(dynamic) - self._fallbacks
+                while at < len(dynamic) and len(dynamic[at].path) >= len(path):
+                    at += 1
+                dynamic.insert(at, pattern)
                 self._fallbacks += 1
             else:
                 self._dynamic.insert(len(self._dynamic) - self._fallbacks, pattern)

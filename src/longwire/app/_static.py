@@ -18,6 +18,8 @@ What it guarantees:
   404; so is a symlink whose target lies outside the directory (links inside it
   are followed);
 - only regular files are served (a FIFO or a device would block or never end);
+- names starting with "." (``.env``, ``.git/``) are 404 unless ``hidden=True``,
+  except ``.well-known`` (RFC 8615);
 - a directory serves its ``index.html``; asked for without its trailing slash, it
   answers 301 to the path with one, so relative links in the page resolve;
   without an index file it is 404, or an HTML listing with ``listing=True``;
@@ -62,6 +64,9 @@ class StaticFiles:
         cache_control: the ``Cache-Control`` of every file, or ``None`` for none.
         listing: answer a directory without an index file with an HTML list
             of its entries (hidden ones, starting with ".", left out).
+        hidden: serve files and directories whose name starts with "."
+            (``.env``, ``.git/``); by default they are 404, except
+            ``.well-known`` (RFC 8615).
         prefix: the URL path the directory is mounted at, taken off
             ``request.path`` on routes without a ``path`` parameter.
 
@@ -70,7 +75,7 @@ class StaticFiles:
         NotADirectoryError: ``directory`` is not a directory.
     """
 
-    __slots__ = ("cache_control", "directory", "index", "listing", "prefix")
+    __slots__ = ("cache_control", "directory", "hidden", "index", "listing", "prefix")
 
     def __init__(
         self,
@@ -79,6 +84,7 @@ class StaticFiles:
         index: str | None = "index.html",
         cache_control: str | None = "no-cache",
         listing: bool = False,
+        hidden: bool = False,
         prefix: str = "",
     ) -> None:
         root = os.path.realpath(directory)
@@ -92,6 +98,7 @@ class StaticFiles:
         self.index = index
         self.cache_control = cache_control
         self.listing = listing
+        self.hidden = hidden
         self.prefix = prefix.rstrip("/")
 
     def __repr__(self) -> str:
@@ -118,7 +125,12 @@ class StaticFiles:
         if stat.S_ISDIR(info.st_mode):
             if not request.path.endswith("/"):
                 query = request.query_string
-                location = request.raw_path + "/" + (f"?{query}" if query else "")
+                location = request.raw_path + "/"
+                if location.startswith("//"):
+                    # "//docs" names the directory docs (empty segments are
+                    # skipped), but "//docs/" would be another site: http://docs/.
+                    location = "/" + location.lstrip("/")
+                location += f"?{query}" if query else ""
                 return Response.redirect(location, 301)
             found = None if self.index is None else self._inside(os.path.join(path, self.index))
             if found is None or not stat.S_ISREG(found[1].st_mode):
@@ -144,6 +156,8 @@ class StaticFiles:
             if not segment:
                 continue  # "//" and the leading "/": joining "/etc" would make it absolute
             if segment in (".", "..") or any(sep in segment for sep in _OTHER_SEPARATORS):
+                return None
+            if segment[0] == "." and not self.hidden and segment != ".well-known":
                 return None
             segments.append(segment)
         return self._inside(os.path.join(self.directory, *segments))
