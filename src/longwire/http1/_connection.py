@@ -406,10 +406,7 @@ class Connection:
         try:
             return self._send(event)
         except LocalProtocolError:
-            if self._is_server:
-                self._resp_state = ERROR
-            else:
-                self._req_state = ERROR
+            self._our_error()
             raise
 
     def send_response(self, response: Response, body: bytes = b"") -> bytes:
@@ -466,11 +463,15 @@ class Connection:
                 raise LocalProtocolError(f"cannot send Data when our_state is {state.name}")
             self._tx.external_data(size, self._last_request)
         except LocalProtocolError:
-            if self._is_server:
-                self._resp_state = ERROR
-            else:
-                self._req_state = ERROR
+            self._our_error()
             raise
+
+    def _our_error(self) -> None:
+        """Our side broke the protocol: ``our_state`` becomes ``ERROR``."""
+        if self._is_server:
+            self._resp_state = ERROR
+        else:
+            self._req_state = ERROR
 
     def _send(self, event: Event) -> bytes:
         state = self.our_state
