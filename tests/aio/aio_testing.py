@@ -1,8 +1,9 @@
 """Helpers for the asyncio layer's tests: a bounded runner, a server, raw HTTP and WebSocket peers.
 
-The raw peers are written here from the RFCs (plain ``int.to_bytes``, ``int``
-XOR masking), not with longwire's cores, so the tests check the server's bytes
-against a second implementation rather than against itself.
+The raw peers are written from the RFCs (plain ``int.to_bytes``, ``int`` XOR
+masking), not with longwire's cores, so the tests check the server's bytes
+against a second implementation rather than against itself. The raw HTTP/1.1
+client is tests/raw_http.py, shared with tests/http; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from leakcheck import run_without_leaks
 from longwire import App
 from longwire.aio import Server, ServerConfig
+from raw_http import RawResponse, open_raw, read_response, read_to_eof, request  # noqa: F401
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -45,100 +47,11 @@ async def serve(app: App, **config: object) -> AsyncIterator[Server]:
         yield server
 
 
-@contextlib.asynccontextmanager
-async def open_raw(
-    port: int,
-) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """A raw TCP connection to the server, closed (without waiting) at the end."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        yield reader, writer
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-
-
 async def wait_for(predicate: Callable[[], object], timeout: float = 2.0) -> None:
     """Poll ``predicate`` until it is true; TimeoutError after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
-
-
-# HTTP/1.1
-
-
-@dataclass
-class RawResponse:
-    """An HTTP response read byte by byte from the socket."""
-
-    status_line: bytes
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    chunks: list[bytes] | None = None  # the chunk payloads of a chunked body
-
-    def header(self, name: str) -> str | None:
-        values = self.header_all(name)
-        return values[0] if values else None
-
-    def header_all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name.lower()]
-
-
-async def read_response(reader: asyncio.StreamReader, *, head_only: bool = False) -> RawResponse:
-    """The next response on ``reader``; ``head_only`` for a response to HEAD."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *lines = head[:-4].split(b"\r\n")
-    _, status, *_ = status_line.split(b" ", 2)
-    headers = []
-    for line in lines:
-        name, _, value = line.partition(b":")
-        headers.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
-    response = RawResponse(status_line + b"\r\n", int(status), headers, b"")
-    code = response.status
-    if head_only or code < 200 or code in (204, 304):
-        return response
-    if "chunked" in (response.header("transfer-encoding") or ""):
-        chunks = []
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                assert await reader.readuntil(b"\r\n") == b"\r\n"  # no trailers expected
-                break
-            chunks.append(await reader.readexactly(size))
-            assert await reader.readexactly(2) == b"\r\n"
-        response.chunks = chunks
-        response.body = b"".join(chunks)
-    elif (length := response.header("content-length")) is not None:
-        response.body = await reader.readexactly(int(length))
-    else:
-        response.body = await reader.read()
-    return response
-
-
-def request(
-    method: str = "GET",
-    target: str = "/",
-    headers: Iterable[tuple[str, str]] = (),
-    body: bytes = b"",
-) -> bytes:
-    """The bytes of a request (``Content-Length`` added for a body)."""
-    lines = [f"{method} {target} HTTP/1.1", "Host: test"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    if body:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-async def read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    """Everything until the server closes; a reset counts as the end."""
-    try:
-        return await reader.read()
-    except ConnectionResetError:
-        return b""
 
 
 # WebSocket

@@ -1,14 +1,15 @@
-"""Helpers for the HTTP-semantics tests: a server on loopback, raw sockets, curl, aiohttp.
+"""Helpers for the HTTP tests: a server on loopback, raw sockets, curl, aiohttp, the docs' examples.
 
 Every test runs its ``main()`` with ``run``: a fresh event loop (the default one,
 or uvloop through ``loop_factory``), a time bound, and a failure when a task, a
 socket or a file is left open (``ResourceWarning``). The server runs in that
 loop; the clients are raw sockets (where exact bytes matter), curl (a
-subprocess with a bounded ``--max-time``) and aiohttp.
+subprocess with a bounded ``--max-time``), aiohttp and ``urllib.request``.
 
-The raw HTTP reader and the ``multipart/byteranges`` parser are written here
-from RFC 9112 and RFC 9110 §14.6, not with longwire's code, so the tests check
-the server's bytes against a second implementation.
+The raw HTTP/1.1 client is tests/raw_http.py (shared with tests/aio), re-exported
+here. It and the ``multipart/byteranges`` parser are written from RFC 9112 and
+RFC 9110 §14.6, not with longwire's code, so the tests check the server's bytes
+against a second implementation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import gc
 import os
 import re
 import shutil
-import socket
 import ssl
 import tempfile
 import warnings
@@ -32,12 +32,59 @@ import aiohttp
 import trustme
 
 from longwire.aio import Server, ServerConfig
-from longwire.app import App
+from longwire.app import App, Request
+from longwire.http1 import Headers
+from raw_http import (
+    HeaderFields,
+    RawResponse,
+    exchange,
+    get,
+    open_raw,
+    read_response,
+    read_to_eof,
+    request,
+)
+
+__all__ = [
+    "CURL_TIMEOUT",
+    "DOCS",
+    "IMF_FIXDATE",
+    "OLD",
+    "OLD_HTTP_DATE",
+    "Certificates",
+    "Part",
+    "RawResponse",
+    "Receiver",
+    "Reply",
+    "SendfileCall",
+    "age",
+    "base_url",
+    "content_range",
+    "curl",
+    "exchange",
+    "fetch",
+    "get",
+    "make_request",
+    "open_raw",
+    "parse_byteranges",
+    "post",
+    "python_block",
+    "read_response",
+    "read_to_eof",
+    "request",
+    "run",
+    "run_block",
+    "serve",
+    "url",
+    "watch_sendfile",
+    "write",
+]
 
 # `make test` installs curl (scripts/system-deps.sh): its absence is a failure, not a skip.
 assert shutil.which("curl"), "curl is not installed: run scripts/system-deps.sh"
 
 CURL_TIMEOUT = 10  # seconds, for curl's --max-time and for waiting on it
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 # A modification time well in the past (2020-09-13 12:26:40 UTC): a file changed
 # less than a second ago gets a weak ETag, and an If-Range date must be older
 # than a second, so the files served are aged to this.
@@ -92,8 +139,14 @@ async def serve(app: App, **config: Any) -> AsyncIterator[Server]:
 
 
 def url(server: Server, path: str = "/") -> str:
+    """The URL of ``path`` on ``server``."""
     scheme = "https" if server.config.ssl is not None else "http"
     return f"{scheme}://127.0.0.1:{server.port}{path}"
+
+
+def base_url(server: Server) -> str:
+    """The URL of ``server`` without a path, such as ``http://127.0.0.1:8123``."""
+    return url(server, "")
 
 
 # Files
@@ -123,171 +176,51 @@ def write(path: Path, data: bytes | str) -> Path:
     return path
 
 
-# Raw HTTP/1.1
-
-
-@dataclass
-class RawResponse:
-    """An HTTP response read from the socket byte by byte."""
-
-    status: int
-    headers: list[tuple[str, str]]  # (lowercased name, value), in order
-    body: bytes
-    head: bytes = b""  # the head as received, final CRLF CRLF included
-
-    def header(self, name: str) -> str | None:
-        values = self.header_all(name)
-        return values[0] if values else None
-
-    def header_all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name.lower()]
-
-    def names(self) -> set[str]:
-        return {name for name, _ in self.headers}
-
-
-async def read_response(reader: asyncio.StreamReader, *, head_only: bool = False) -> RawResponse:
-    """The next response on ``reader``; ``head_only`` for a response to HEAD.
-
-    Length-framed and chunked bodies are read exactly; no framing reads to EOF.
-    """
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *lines = head[:-4].split(b"\r\n")
-    version, status, *_ = status_line.split(b" ", 2)
-    assert version == b"HTTP/1.1", status_line
-    headers = []
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        assert colon, f"a header line without a colon: {line!r}"
-        headers.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
-    response = RawResponse(int(status), headers, b"", head)
-    code = response.status
-    if head_only or code < 200 or code in (204, 304):
-        return response
-    if "chunked" in (response.header("transfer-encoding") or ""):
-        chunks = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                assert await reader.readuntil(b"\r\n") == b"\r\n"
-                break
-            chunks.append(await reader.readexactly(size))
-            assert await reader.readexactly(2) == b"\r\n"
-        response.body = b"".join(chunks)
-    elif (length := response.header("content-length")) is not None:
-        response.body = await reader.readexactly(int(length))
-    else:
-        response.body = await reader.read()
-    return response
-
-
-def request(
-    method: str = "GET",
-    target: str = "/",
-    headers: Iterable[tuple[str, str]] = (),
-    body: bytes = b"",
-) -> bytes:
-    """The bytes of a request (``Host`` first, ``Content-Length`` added for a body)."""
-    lines = [f"{method} {target} HTTP/1.1", "Host: test"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    if body:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-@contextlib.asynccontextmanager
-async def open_raw(
-    port: int, *, ssl_context: ssl.SSLContext | None = None, rcvbuf: int | None = None
-) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """A raw connection to the server (TLS with ``ssl_context``), closed at the end.
-
-    ``rcvbuf`` sets ``SO_RCVBUF`` before connecting (a small window keeps a
-    large response from fitting in the kernel's buffers).
-    """
-    if rcvbuf is None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl_context)
-    else:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        try:
-            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-            reader, writer = await asyncio.open_connection(
-                sock=sock, ssl=ssl_context, server_hostname="127.0.0.1" if ssl_context else None
-            )
-        except BaseException:
-            sock.close()
-            raise
-    try:
-        yield reader, writer
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-
-
-async def exchange(
-    port: int, data: bytes, *, head_only: bool = False, ssl_context: ssl.SSLContext | None = None
-) -> RawResponse:
-    """Send ``data`` (one request) on a new connection; its response."""
-    async with open_raw(port, ssl_context=ssl_context) as (reader, writer):
-        writer.write(data)
-        return await read_response(reader, head_only=head_only)
-
-
-async def get(port: int, target: str, *headers: tuple[str, str]) -> RawResponse:
-    """``GET target`` with ``headers`` on a new raw connection."""
-    return await exchange(port, request("GET", target, headers))
-
-
-async def read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    """Everything until the server closes; a reset counts as the end."""
-    chunks = []
-    try:
-        while chunk := await reader.read(1 << 16):
-            chunks.append(chunk)
-    except ConnectionResetError:
-        pass
-    return b"".join(chunks)
-
-
 # curl
 
 
 @dataclass
-class Reply:
-    """What curl received: the last response's status, fields and body."""
+class Reply(HeaderFields):
+    """What curl (or aiohttp) received: the final response's status, fields and body."""
 
     status: int
     headers: list[tuple[str, str]]  # (lowercased name, value), in order
     body: bytes
+    heads: int = 1  # how many response heads curl saw, 1xx included (2 for a Digest exchange)
 
-    def header(self, name: str) -> str | None:
-        values = self.header_all(name)
-        return values[0] if values else None
-
-    def header_all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name.lower()]
-
-    def names(self) -> set[str]:
-        return {name for name, _ in self.headers}
+    @property
+    def text(self) -> str:
+        return self.body.decode()
 
 
-def _last_head(dump: str) -> tuple[int, list[tuple[str, str]]]:
+def _final_head(dump: str) -> tuple[int, list[tuple[str, str]], int]:
+    """The status and fields of the last final head in curl's ``-D`` dump; how many heads."""
     heads = [block for block in re.split(r"\r\n\r\n", dump) if block.startswith("HTTP/")]
-    lines = heads[-1].split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
+    finals = []
+    for head in heads:
+        lines = head.split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        if status >= 200:  # interim 1xx heads (100 Continue, 103 Early Hints) skipped
+            finals.append((status, lines[1:]))
+    status, lines = finals[-1]
     fields = []
-    for line in lines[1:]:
+    for line in lines:
         name, _, value = line.partition(":")
         fields.append((name.strip().lower(), value.strip(" \t")))
-    return status, fields
+    return status, fields, len(heads)
 
 
-async def curl(*args: str, output: Path | None = None) -> Reply:
-    """Run ``curl -sS ARGS``; the last response it received.
+async def curl(
+    *args: str,
+    stdin: bytes | None = None,
+    output: Path | None = None,
+    timeout: float = CURL_TIMEOUT,
+) -> Reply:
+    """Run ``curl -sS ARGS``; the last final response it received (``--compressed`` decodes).
 
+    ``stdin`` is curl's standard input (``-d @-``, ``-T -``), empty otherwise.
     The body goes to ``output`` when given (and is then read back from it).
+    ``timeout`` is curl's ``--max-time``, in seconds.
     """
     with tempfile.TemporaryDirectory() as directory:
         head_file = Path(directory, "head")
@@ -296,27 +229,31 @@ async def curl(*args: str, output: Path | None = None) -> Reply:
             "curl",
             "-sS",
             "--max-time",
-            str(CURL_TIMEOUT),
+            str(timeout),
             "-D",
             str(head_file),
             "-o",
             str(body_file),
             *args,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, err = await asyncio.wait_for(process.communicate(), CURL_TIMEOUT + 5)
+        _, err = await asyncio.wait_for(process.communicate(stdin), timeout + 5)
         assert process.returncode == 0, f"curl {args} failed: {err.decode()}"
-        status, fields = _last_head(head_file.read_bytes().decode("latin-1"))
+        status, fields, heads = _final_head(head_file.read_bytes().decode("latin-1"))
         body = body_file.read_bytes() if body_file.exists() else b""
-    return Reply(status, fields, body)
+    return Reply(status, fields, body, heads)
 
 
 # aiohttp
 
 
 async def fetch(method: str, address: str, **options: Any) -> Reply:
-    """One request with aiohttp (options as ``ClientSession.request``), no redirects followed."""
+    """One request with aiohttp (options as ``ClientSession.request``).
+
+    Answered as it came: no redirects followed, no body decoded.
+    """
     options.setdefault("allow_redirects", False)
     async with (
         aiohttp.ClientSession(auto_decompress=False) as session,
@@ -327,6 +264,37 @@ async def fetch(method: str, address: str, **options: Any) -> Reply:
             for name, value in response.raw_headers
         ]
         return Reply(response.status, headers, await response.read())
+
+
+async def post(address: str, **options: Any) -> Reply:
+    """``fetch("POST", address, ...)``: ``data=``, ``headers=``..."""
+    return await fetch("POST", address, **options)
+
+
+# A bare Request
+
+
+class Receiver:
+    """A ``receive_body`` function over fixed chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = [*chunks, b""]
+
+    async def __call__(self) -> bytes:
+        return self.chunks.pop(0)
+
+
+def make_request(
+    method: str = "POST",
+    target: str = "/",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | list[bytes] | None = None,
+) -> Request:
+    """A ``Request`` as the server builds it, its body given as bytes or chunks."""
+    receive = None
+    if body is not None:
+        receive = Receiver([body] if isinstance(body, bytes) else body)
+    return Request(method, target, Headers(headers), receive_body=receive)
 
 
 # Ranges
@@ -454,3 +422,21 @@ def watch_sendfile(loop: asyncio.AbstractEventLoop) -> Iterator[list[SendfileCal
         yield calls
     finally:
         del loop.sendfile  # type: ignore[method-assign]
+
+
+# The docs' examples
+
+
+def python_block(name: str, first_line: str) -> str:
+    """The one ```python block of ``docs/<name>`` whose first line is ``first_line``."""
+    text = (DOCS / name).read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    [code] = [block for block in blocks if block.splitlines()[0] == first_line]
+    return code
+
+
+def run_block(code: str, filename: str, name: str = "docs_example") -> dict[str, Any]:
+    """Execute a docs example as a module named ``name`` (not ``__main__``); its namespace."""
+    namespace: dict[str, Any] = {"__name__": name}
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace

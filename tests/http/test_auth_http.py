@@ -11,7 +11,7 @@ import urllib.request
 
 import aiohttp
 import pytest
-from mw_testing import curl, python_block, run, run_block, serve
+from http_testing import base_url, curl, python_block, run, run_block, serve
 
 from longwire.app import (
     App,
@@ -86,7 +86,8 @@ def digest_authorization(
 @pytest.mark.parametrize("path", ["/me", "/sync"])
 def test_basic_with_curl(path: str) -> None:
     async def main() -> None:
-        async with serve(whoami_app(basic())) as base:
+        async with serve(whoami_app(basic())) as server:
+            base = base_url(server)
             ok = await curl("--basic", "-u", "ada:lovelace", f"{base}{path}")
             wrong = await curl("--basic", "-u", "ada:babbage", f"{base}{path}")
             anonymous = await curl(f"{base}{path}")
@@ -105,7 +106,8 @@ def test_basic_with_aiohttp_and_non_ascii_credentials() -> None:
 
     async def main() -> None:
         app = whoami_app(BasicAuth("api", users))
-        async with serve(app) as base, aiohttp.ClientSession() as session:
+        async with serve(app) as server, aiohttp.ClientSession() as session:
+            base = base_url(server)
             auth = aiohttp.BasicAuth("zoë", "pässwörd", encoding="utf-8")
             async with session.get(f"{base}/me", auth=auth) as response:
                 assert response.status == 200
@@ -130,7 +132,8 @@ def test_basic_with_aiohttp_and_non_ascii_credentials() -> None:
 )
 def test_malformed_credentials_are_a_401_never_a_500(authorization: str) -> None:
     async def main() -> None:
-        async with serve(whoami_app(MultiAuth(digest(), basic()))) as base:
+        async with serve(whoami_app(MultiAuth(digest(), basic()))) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Authorization: {authorization}", f"{base}/me")
         assert reply.status == 401
         assert len(reply.header_all("www-authenticate")) == 3  # SHA-256, MD5, Basic
@@ -142,7 +145,8 @@ def test_two_authorization_fields_are_refused() -> None:
     good = "Basic " + base64.b64encode(b"ada:lovelace").decode()
 
     async def main() -> None:
-        async with serve(whoami_app(basic())) as base:
+        async with serve(whoami_app(basic())) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Authorization: {good}", "-H", f"Authorization: {good}",
                                f"{base}/me")
         assert reply.status == 401
@@ -156,7 +160,8 @@ def test_two_authorization_fields_are_refused() -> None:
 @pytest.mark.parametrize("path", ["/me", "/sync"])
 def test_digest_with_curl(path: str) -> None:
     async def main() -> None:
-        async with serve(whoami_app(digest())) as base:
+        async with serve(whoami_app(digest())) as server:
+            base = base_url(server)
             ok = await curl("--digest", "-u", "grace:hopper", f"{base}{path}?x=1")
             wrong = await curl("--digest", "-u", "grace:cobol", f"{base}{path}")
         assert ok.heads == 2  # the 401 challenge, then the answer
@@ -188,7 +193,8 @@ def test_digest_with_urllib() -> None:
                 return exc.code, exc.read()
 
     async def main() -> None:
-        async with serve(whoami_app(scheme)) as base:
+        async with serve(whoami_app(scheme)) as server:
+            base = base_url(server)
             ok = await asyncio.to_thread(fetch, f"{base}/me", "lovelace")
             wrong = await asyncio.to_thread(fetch, f"{base}/sync", "wrong")
         assert ok == (200, b'{"user":"ada"}')
@@ -199,7 +205,8 @@ def test_digest_with_urllib() -> None:
 
 def test_digest_rspauth_proves_the_server_knows_the_password() -> None:
     async def main() -> None:
-        async with serve(whoami_app(digest())) as base, aiohttp.ClientSession() as session:
+        async with serve(whoami_app(digest())) as server, aiohttp.ClientSession() as session:
+            base = base_url(server)
             async with session.get(f"{base}/me") as first:
                 assert first.status == 401
                 challenge = first.headers.getall("WWW-Authenticate")[0]
@@ -229,7 +236,8 @@ def test_digest_rspauth_proves_the_server_knows_the_password() -> None:
 
 def test_digest_uri_mismatch_is_a_400() -> None:
     async def main() -> None:
-        async with serve(whoami_app(digest())) as base, aiohttp.ClientSession() as session:
+        async with serve(whoami_app(digest())) as server, aiohttp.ClientSession() as session:
+            base = base_url(server)
             async with session.get(f"{base}/me") as first:
                 challenge = first.headers.getall("WWW-Authenticate")[0]
             # Valid credentials for another resource, replayed against /me.
@@ -243,7 +251,8 @@ def test_digest_uri_mismatch_is_a_400() -> None:
 
 def test_digest_info_goes_on_errors_and_converted_results_too() -> None:
     async def main() -> None:
-        async with serve(whoami_app(digest())) as base:
+        async with serve(whoami_app(digest())) as server:
+            base = base_url(server)
             teapot = await curl("--digest", "-u", "ada:lovelace", f"{base}/teapot")
             text = await curl("--digest", "-u", "ada:lovelace", f"{base}/sync")
         assert teapot.status == 418
@@ -259,7 +268,8 @@ def test_digest_info_goes_on_errors_and_converted_results_too() -> None:
 
 def test_multi_auth_offers_both_and_takes_either() -> None:
     async def main() -> None:
-        async with serve(whoami_app(MultiAuth(digest(algorithms=["SHA-256"]), basic()))) as base:
+        async with serve(whoami_app(MultiAuth(digest(algorithms=["SHA-256"]), basic()))) as server:
+            base = base_url(server)
             anonymous = await curl(f"{base}/me")
             by_digest = await curl("--digest", "-u", "ada:lovelace", f"{base}/me")
             by_basic = await curl("--basic", "-u", "grace:hopper", f"{base}/me")
@@ -291,7 +301,8 @@ def test_authorize_says_403(asynchronous: bool) -> None:
     check = admins_only_async if asynchronous else admins_only
 
     async def main() -> None:
-        async with serve(whoami_app(basic(), authorize=check)) as base:
+        async with serve(whoami_app(basic(), authorize=check)) as server:
+            base = base_url(server)
             ada = await curl("-u", "ada:lovelace", f"{base}/me")
             grace = await curl("-u", "grace:hopper", f"{base}/me")
             anonymous = await curl(f"{base}/me")
@@ -348,7 +359,8 @@ def test_basic_checks_run_in_a_thread_unless_told_not_to(offload: bool) -> None:
 
     async def main() -> None:
         app = whoami_app(BasicAuth("api", check), offload=offload)
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             reply = await curl("-u", "ada:lovelace", f"{base}/me")
         assert reply.status == 200
 
@@ -385,7 +397,8 @@ def guarded_tree(**options: object) -> App:
 
 def test_middleware_protects_a_subtree() -> None:
     async def main() -> None:
-        async with serve(guarded_tree(prefix="/admin/")) as base:
+        async with serve(guarded_tree(prefix="/admin/")) as server:
+            base = base_url(server)
             anonymous = {
                 path: (await curl(f"{base}{path}")).status
                 for path in ("/admin", "/admin/users", "/%61dmin/users", "/administrator",
@@ -411,7 +424,8 @@ def test_middleware_when_and_authorize() -> None:
 
     async def main() -> None:
         app = guarded_tree(when=writes, authorize=lambda user, request: user == "grace")
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             read = await curl(f"{base}/public")
             write = await curl("-X", "POST", f"{base}/public")
             ada = await curl("-X", "POST", "-u", "ada:lovelace", f"{base}/public")
@@ -430,7 +444,8 @@ def test_middleware_adds_digest_info() -> None:
         return "hello\n"
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             reply = await curl("--digest", "-u", "ada:lovelace", f"{base}/")
         assert reply.status == 200
         assert reply.header("authentication-info") is not None
@@ -447,7 +462,8 @@ def test_docs_example() -> None:
     assert isinstance(app, App)
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             index = await curl(f"{base}/")
             anonymous = await curl(f"{base}/me")
             grace = await curl("--digest", "-u", "grace:hopper", f"{base}/me")

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import brotli
 import pytest
-from mw_testing import curl, python_block, run, run_block, serve
+from http_testing import base_url, curl, python_block, run, run_block, serve
 
 from longwire.app import App, Compression, Response, StreamingResponse
 from longwire.app._file_response import FileResponse
@@ -48,7 +48,8 @@ def text_app(**options: object) -> App:
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
 def test_fixed_body_is_coded_as_asked(coding: str) -> None:
     async def main() -> None:
-        async with serve(text_app()) as base:
+        async with serve(text_app()) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Accept-Encoding: {coding}", f"{base}/text")
         assert reply.status == 200
         assert reply.header("content-encoding") == coding
@@ -62,7 +63,8 @@ def test_fixed_body_is_coded_as_asked(coding: str) -> None:
 
 def test_curl_compressed_gets_br_and_decodes_it() -> None:
     async def main() -> None:
-        async with serve(text_app()) as base:
+        async with serve(text_app()) as server:
+            base = base_url(server)
             reply = await curl("--compressed", f"{base}/json")
         # curl built with brotli offers "deflate, gzip, br, zstd": all at q=1,
         # so the server's order (br first) decides.
@@ -92,7 +94,8 @@ def test_curl_compressed_gets_br_and_decodes_it() -> None:
 )
 def test_accept_encoding_qvalues(accept_encoding: str, coding: str | None) -> None:
     async def main() -> None:
-        async with serve(text_app()) as base:
+        async with serve(text_app()) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Accept-Encoding: {accept_encoding}", f"{base}/text")
         assert reply.header("content-encoding") == coding
         # Coded or not, the choice depended on Accept-Encoding.
@@ -105,7 +108,8 @@ def test_accept_encoding_qvalues(accept_encoding: str, coding: str | None) -> No
 
 def test_without_accept_encoding_the_body_goes_as_is_with_vary() -> None:
     async def main() -> None:
-        async with serve(text_app()) as base:
+        async with serve(text_app()) as server:
+            base = base_url(server)
             reply = await curl(f"{base}/text")  # curl sends no Accept-Encoding by itself
         assert reply.header("content-encoding") is None
         assert reply.header("vary") == "Accept-Encoding"
@@ -116,7 +120,8 @@ def test_without_accept_encoding_the_body_goes_as_is_with_vary() -> None:
 
 def test_codings_and_levels_are_the_servers_choice() -> None:
     async def main() -> None:
-        async with serve(text_app(codings=["deflate"], level=9)) as base:
+        async with serve(text_app(codings=["deflate"], level=9)) as server:
+            base = base_url(server)
             reply = await curl("-H", "Accept-Encoding: br, gzip, deflate", f"{base}/text")
         assert reply.header("content-encoding") == "deflate"
         assert reply.body[:2] == b"\x78\xda"  # zlib header of level 9 ("best compression")
@@ -154,7 +159,8 @@ def test_responses_that_must_not_be_coded() -> None:
         return Response(noise, content_type="text/plain")
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             replies = {
                 path: await curl("-H", "Accept-Encoding: gzip, br", f"{base}{path}")
                 for path in ("/small", "/png", "/coded", "/no-transform", "/random-text")
@@ -180,7 +186,8 @@ def test_responses_that_must_not_be_coded() -> None:
 
 def test_head_gets_vary_and_the_identity_length() -> None:
     async def main() -> None:
-        async with serve(text_app()) as base:
+        async with serve(text_app()) as server:
+            base = base_url(server)
             reply = await curl("-I", "-H", "Accept-Encoding: gzip", f"{base}/text")
         assert reply.status == 200
         assert reply.header("content-encoding") is None
@@ -199,7 +206,8 @@ def test_strong_etag_is_weakened_and_still_revalidates() -> None:
         return Response(TEXT, headers=[("ETag", '"v1"')], content_type="text/plain")
 
     async def main() -> None:
-        async with serve(app) as base, aiohttp.ClientSession() as session:
+        async with serve(app) as server, aiohttp.ClientSession() as session:
+            base = base_url(server)
             async with session.get(f"{base}/tagged", headers={"Accept-Encoding": "gzip"}) as r:
                 assert r.headers["Content-Encoding"] == "gzip"
                 etag = r.headers["ETag"]
@@ -224,7 +232,8 @@ def test_a_reused_response_object_is_never_coded_twice() -> None:
         return shared
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             first = await curl("-H", "Accept-Encoding: gzip", f"{base}/shared")
             plain = await curl(f"{base}/shared")
             again = await curl("-H", "Accept-Encoding: br", f"{base}/shared")
@@ -246,7 +255,8 @@ def test_offloaded_bodies_and_chunks_are_coded_the_same() -> None:
         return StreamingResponse([TEXT[:4000], TEXT[4000:]], content_type="text/plain")
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             fixed = await curl("-H", "Accept-Encoding: gzip", f"{base}/text")
             streamed = await curl("-H", "Accept-Encoding: gzip", f"{base}/stream")
         assert gzip.decompress(fixed.body) == TEXT
@@ -289,7 +299,8 @@ def test_stream_is_coded_chunk_by_chunk(coding: str) -> None:
 
     async def main() -> None:
         app = sse_app(step, sent, length=body_length)
-        async with serve(app) as base, aiohttp.ClientSession(auto_decompress=False) as session:
+        async with serve(app) as server, aiohttp.ClientSession(auto_decompress=False) as session:
+            base = base_url(server)
             headers = {"Accept-Encoding": coding}
             async with session.get(f"{base}/events", headers=headers) as response:
                 assert response.headers["Content-Encoding"] == coding
@@ -316,7 +327,8 @@ def test_curl_reads_a_coded_event_stream_as_it_comes() -> None:
     sent: list[str] = []
 
     async def main() -> None:
-        async with serve(sse_app(step, sent)) as base:
+        async with serve(sse_app(step, sent)) as server:
+            base = base_url(server)
             process = await asyncio.create_subprocess_exec(
                 "curl", "-sSN", "--max-time", "10", "--compressed", f"{base}/events",
                 stdout=asyncio.subprocess.PIPE,
@@ -339,7 +351,8 @@ def test_streams_are_not_coded_with_brotli_by_default() -> None:
     step.set()
 
     async def main() -> None:
-        async with serve(sse_app(step, [])) as base:
+        async with serve(sse_app(step, [])) as server:
+            base = base_url(server)
             reply = await curl("-H", "Accept-Encoding: br, gzip;q=0.5", f"{base}/events")
         assert reply.header("content-encoding") == "gzip"
 
@@ -364,7 +377,8 @@ def test_a_client_leaving_a_coded_stream_closes_the_source() -> None:
         return StreamingResponse(chunks(), content_type="text/event-stream")
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             async with aiohttp.ClientSession() as session, session.get(f"{base}/forever") as r:
                 assert r.headers["Content-Encoding"] == "gzip"
                 assert (await r.content.readline()).startswith(b"data: tick")
@@ -387,7 +401,8 @@ def test_file_response_is_streamed_coded_not_sent_raw(tmp_path: Path) -> None:
         return FileResponse(page)
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             coded = await curl("-H", "Accept-Encoding: gzip", f"{base}/page.html")
             plain = await curl(f"{base}/page.html")
             ranged = await curl("-H", "Accept-Encoding: gzip", "-r", "3-12", f"{base}/page.html")
@@ -432,7 +447,8 @@ def test_docs_example_compresses_json_and_streams_events() -> None:
     assert isinstance(app, App)
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             users = await curl("--compressed", f"{base}/users")
             ticks = await curl("-H", "Accept-Encoding: gzip", f"{base}/ticks")
         assert users.header("content-encoding") == "br"

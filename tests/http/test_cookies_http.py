@@ -10,18 +10,16 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from bodies_testing import curl, fetch, make_request, run, serve
+from http_testing import base_url, curl, fetch, make_request, python_block, run, run_block, serve
 
 from longwire import App, Response, StreamingResponse
 from longwire.app._cookies import InvalidCookieError, sign
 
 SECRET = "s3cret-s3cret-s3cret-s3cret"
 OLD_SECRET = b"old-secret-0123456789"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "requests.md"
 
 
 def cookie_app() -> App:
@@ -64,7 +62,8 @@ def set_cookies(answer) -> list[str]:
 
 def test_request_cookies_from_several_cookie_lines():
     async def main():
-        async with serve(cookie_app()) as base:
+        async with serve(cookie_app()) as server:
+            base = base_url(server)
             answer = await curl(
                 "-H", 'Cookie: a=1; b="two"; junk; =x',
                 "-H", "Cookie: a=3; c=café",  # UTF-8 on the wire
@@ -74,7 +73,7 @@ def test_request_cookies_from_several_cookie_lines():
         # First value wins; quotes dropped; malformed pairs skipped; UTF-8 read.
         assert answer.text == '{"a":"1","b":"two","c":"café"}'
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_request_cookies_are_parsed_once_and_read_only():
@@ -92,14 +91,15 @@ def test_request_cookies_are_parsed_once_and_read_only():
 
 def test_set_cookie_defaults_and_options():
     async def main():
-        async with serve(cookie_app()) as base:
+        async with serve(cookie_app()) as server:
+            base = base_url(server)
             answer = await curl(f"{base}/set")
         assert set_cookies(answer) == [
             "theme=dark; Path=/; HttpOnly; SameSite=Lax",
             "lang=fr; Max-Age=86400; Path=/docs; SameSite=Lax",
         ]
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_cookie_methods_return_the_response():
@@ -141,7 +141,8 @@ def test_curl_jar_keeps_the_cookie_then_deletes_it(tmp_path):
     jar = str(tmp_path / "jar.txt")
 
     async def main():
-        async with serve(cookie_app()) as base:
+        async with serve(cookie_app()) as server:
+            base = base_url(server)
             await curl("-c", jar, f"{base}/set")
             sent = await curl("-b", jar, f"{base}/cookies")
             # The Path=/docs cookie is only sent under /docs.
@@ -153,7 +154,7 @@ def test_curl_jar_keeps_the_cookie_then_deletes_it(tmp_path):
             after = await curl("-b", jar, f"{base}/cookies")
             assert after.text == "{}"
 
-    run(main)
+    run(main, timeout=10)
 
 
 # Signed cookies
@@ -163,7 +164,8 @@ def test_signed_cookie_round_trip_with_a_jar(tmp_path):
     jar = tmp_path / "jar.txt"
 
     async def main():
-        async with serve(cookie_app()) as base:
+        async with serve(cookie_app()) as server:
+            base = base_url(server)
             answer = await curl("-c", str(jar), f"{base}/signed/set")
             [header] = set_cookies(answer)
             assert re.fullmatch(
@@ -182,7 +184,7 @@ def test_signed_cookie_round_trip_with_a_jar(tmp_path):
             missing = await curl(f"{base}/signed")
             assert missing.text == '{"session":null}'
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_signed_cookie_expiry_rotation_and_salt():
@@ -197,14 +199,15 @@ def test_signed_cookie_expiry_rotation_and_salt():
     }
 
     async def main():
-        async with serve(cookie_app()) as base:
+        async with serve(cookie_app()) as server:
+            base = base_url(server)
             for case, (value, expected) in cases.items():
                 headers = {"Cookie": f"session={value}"}
                 answer = await fetch("GET", f"{base}/signed", headers=headers)
                 assert answer.status == 200
                 assert json.loads(answer.body) == {"session": expected}, case
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_signed_cookie_salt_and_short_secrets():
@@ -224,14 +227,7 @@ def test_signed_cookie_salt_and_short_secrets():
 
 
 def login_app() -> App:
-    [code] = [
-        block
-        for block in re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.DOTALL)
-        if block.startswith("# login.py")
-    ]
-    namespace: dict = {"__name__": "login"}
-    exec(compile(code, "login.py", "exec"), namespace)
-    return namespace["app"]
+    return run_block(python_block("requests.md", "# login.py"), "login.py", name="login")["app"]
 
 
 def test_docs_login_example_with_curl(tmp_path):
@@ -239,7 +235,8 @@ def test_docs_login_example_with_curl(tmp_path):
     password = "password=correct horse battery staple"
 
     async def main():
-        async with serve(login_app()) as base:
+        async with serve(login_app()) as server:
+            base = base_url(server)
             page = await curl(f"{base}/login")
             assert page.status == 200
             assert '<form method="post"' in page.text
@@ -271,7 +268,7 @@ def test_docs_login_example_with_curl(tmp_path):
             assert (out.status, out.header("location")) == (303, "/login")
             assert (await curl("-b", jar, f"{base}/me")).status == 401
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_docs_login_example_rejects_a_file_as_password():

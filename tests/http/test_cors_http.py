@@ -6,7 +6,7 @@ import logging
 
 import aiohttp
 import pytest
-from mw_testing import curl, python_block, run, run_block, serve
+from http_testing import base_url, curl, python_block, run, run_block, serve
 
 from longwire.app import (
     CORS,
@@ -69,7 +69,8 @@ def test_allowed_preflight_is_answered_without_the_handler() -> None:
     calls: list[str] = []
 
     async def main() -> None:
-        async with serve(cors_app(default_cors(), calls)) as base:
+        async with serve(cors_app(default_cors(), calls)) as server:
+            base = base_url(server)
             reply = await curl(
                 *preflight_args(base),
                 "-H", "Access-Control-Request-Headers: X-Token, Content-Type",
@@ -109,7 +110,8 @@ def test_refused_preflight_gets_403_without_cors_fields(
     calls: list[str] = []
 
     async def main() -> None:
-        async with serve(cors_app(default_cors(), calls)) as base:
+        async with serve(cors_app(default_cors(), calls)) as server:
+            base = base_url(server)
             reply = await curl(*preflight_args(base, origin, method, *extra))
         assert reply.status == 403
         assert not [name for name, _ in reply.headers if name.startswith("access-control-")]
@@ -122,7 +124,8 @@ def test_refused_preflight_gets_403_without_cors_fields(
 
 def test_a_plain_options_request_is_not_a_preflight() -> None:
     async def main() -> None:
-        async with serve(cors_app(default_cors())) as base:
+        async with serve(cors_app(default_cors())) as server:
+            base = base_url(server)
             reply = await curl("-X", "OPTIONS", "-H", f"Origin: {ORIGIN}", f"{base}/notes")
         # The application's own answer to OPTIONS, annotated like any response.
         assert reply.header("allow") is not None
@@ -141,7 +144,8 @@ def test_allowed_origin_can_read_the_answer_and_exposed_headers() -> None:
 
     async def main() -> None:
         app = cors_app(default_cors(), calls)
-        async with serve(app) as base, aiohttp.ClientSession() as session:
+        async with serve(app) as server, aiohttp.ClientSession() as session:
+            base = base_url(server)
             for origin in (ORIGIN, "https://api.example.org", "HTTPS://App.Example.COM:443"):
                 async with session.put(f"{base}/notes", headers={"Origin": origin}) as r:
                     assert r.status == 200
@@ -159,7 +163,8 @@ def test_refused_origin_still_runs_but_gets_no_cors_fields() -> None:
     calls: list[str] = []
 
     async def main() -> None:
-        async with serve(cors_app(default_cors(), calls)) as base:
+        async with serve(cors_app(default_cors(), calls)) as server:
+            base = base_url(server)
             refused = await curl("-H", f"Origin: {EVIL}", f"{base}/notes")
             no_origin = await curl(f"{base}/notes")
         for reply in (refused, no_origin):
@@ -173,7 +178,8 @@ def test_refused_origin_still_runs_but_gets_no_cors_fields() -> None:
 
 def test_errors_carry_cors_fields(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
-        async with serve(cors_app(default_cors())) as base:
+        async with serve(cors_app(default_cors())) as server:
+            base = base_url(server)
             missing = await curl("-H", f"Origin: {ORIGIN}", f"{base}/missing")
             not_allowed = await curl("-X", "DELETE", "-H", f"Origin: {ORIGIN}", f"{base}/notes")
             teapot = await curl("-H", f"Origin: {ORIGIN}", f"{base}/teapot")
@@ -206,7 +212,8 @@ def test_a_401_from_inner_middleware_is_readable_by_the_page() -> None:
         return "notes\n"
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             refused = await curl("-H", f"Origin: {ORIGIN}", f"{base}/notes")
             allowed = await curl("-u", "ada:pw", "-H", f"Origin: {ORIGIN}", f"{base}/notes")
             # A refused preflight never reaches Authenticate: 403 from CORS, not 401.
@@ -225,7 +232,8 @@ def test_credentials_and_wildcard_exposure() -> None:
     cors = CORS(CORSPolicy([ORIGIN], allow_credentials=True, expose_headers="*"))
 
     async def main() -> None:
-        async with serve(cors_app(cors)) as base:
+        async with serve(cors_app(cors)) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Origin: {ORIGIN}", f"{base}/notes")
         assert reply.header("access-control-allow-origin") == ORIGIN
         assert reply.header("access-control-allow-credentials") == "true"
@@ -239,7 +247,8 @@ def test_credentials_and_wildcard_exposure() -> None:
 
 def test_any_origin_without_credentials_answers_star() -> None:
     async def main() -> None:
-        async with serve(cors_app(CORS("*"))) as base:
+        async with serve(cors_app(CORS("*"))) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Origin: {EVIL}", f"{base}/notes")
             null = await curl("-H", "Origin: null", f"{base}/notes")
         assert reply.header("access-control-allow-origin") == "*"
@@ -258,7 +267,8 @@ def test_a_reused_response_does_not_keep_another_requests_origin() -> None:
         return shared
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             first = await curl("-H", f"Origin: {ORIGIN}", f"{base}/shared")
             second = await curl("-H", "Origin: https://other.example.com", f"{base}/shared")
             third = await curl(f"{base}/shared")
@@ -280,7 +290,8 @@ def test_handler_fields_are_replaced_not_repeated() -> None:
         return Response.text("own\n", headers=fields)
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             reply = await curl("-H", f"Origin: {ORIGIN}", f"{base}/own")
         assert reply.header_all("access-control-allow-origin") == [ORIGIN]
         assert reply.header_all("vary") == ["Accept-Language, Origin"]
@@ -311,7 +322,8 @@ def test_docs_example() -> None:
     assert isinstance(app, App)
 
     async def main() -> None:
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             put = await curl(
                 "-X", "PUT", "--data", '{"text": "second"}', "-H", "Content-Type: application/json",
                 "-H", "Origin: http://localhost:5173", f"{base}/notes/2",

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from pathlib import Path
 
 import aiohttp
+from http_testing import python_block, run_block
 
 from longwire.aio import Server, ServerConfig
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "http.md"
-
 
 def example_app():
-    [code] = [
-        block
-        for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
-        if block.startswith("# files_app.py")
-    ]
-    namespace: dict = {"__name__": "files_app"}
-    exec(compile(code, "files_app.py", "exec"), namespace)
-    return namespace["app"]
+    code = python_block("http.md", "# files_app.py")
+    return run_block(code, "files_app.py", name="files_app")["app"]
 
 
 def test_the_example_answers_as_documented():

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import brotli
 import pytest
-from bodies_testing import curl, make_request, post, run, serve
+from http_testing import base_url, curl, make_request, post, run, serve
 
 from longwire import App, Response
 from longwire.app import HTTPError
@@ -86,7 +86,8 @@ def digest(data: bytes) -> dict:
 
 def test_urlencoded_form_from_curl():
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await curl(
                 "--data-urlencode", "name=Ada Lovelace",
                 "--data-urlencode", "q=café & co=1",
@@ -101,17 +102,18 @@ def test_urlencoded_form_from_curl():
             "empty": [""],
         }
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_urlencoded_form_from_aiohttp():
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await post(f"{base}/form", data={"a": "1", "b": "x+y z/é"})
         assert answer.status == 200
         assert json.loads(answer.body) == {"a": ["1"], "b": ["x+y z/é"]}
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_urlencoded_form_is_parsed_as_it_arrives():
@@ -139,7 +141,8 @@ def test_multipart_upload_from_curl(tmp_path):
     path.write_bytes(b"a,b\r\n1,2\r\n--not-a-boundary\r\n")
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await curl(
                 "-F", "title=Résumé",
                 "-F", f"doc=@{path};type=text/csv;filename=../../etc/passwd",
@@ -162,7 +165,7 @@ def test_multipart_upload_from_curl(tmp_path):
             "tags": ["x", "y"],
         }
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_multipart_upload_from_aiohttp_spools_big_files_to_disk():
@@ -173,7 +176,8 @@ def test_multipart_upload_from_aiohttp_spools_big_files_to_disk():
         data.add_field("files", b"small one", filename="a.txt", content_type="text/plain")
         data.add_field("files", big, filename="b.bin", content_type="application/octet-stream")
         data.add_field("note", "ünïcode")
-        async with serve(make_app(spool_threshold=64 * 1024)) as base:
+        async with serve(make_app(spool_threshold=64 * 1024)) as server:
+            base = base_url(server)
             answer = await post(f"{base}/form", data=data)
         assert answer.status == 200, answer.text
         form = json.loads(answer.body)
@@ -185,7 +189,7 @@ def test_multipart_upload_from_aiohttp_spools_big_files_to_disk():
         assert large["data"].encode("latin-1") == big
         assert form["note"] == ["ünïcode"]
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_form_is_parsed_once_and_cached():
@@ -232,14 +236,15 @@ def test_uploaded_files_are_closed_once_the_request_is_done():
     async def main():
         data = aiohttp.FormData()
         data.add_field("file", b"x" * 1000, filename="x.bin")
-        async with serve(app) as base:
+        async with serve(app) as server:
+            base = base_url(server)
             answer = await post(f"{base}/upload", data=data)
         assert (answer.status, answer.text) == (200, "1000")
         [upload] = files
         assert upload.closed
         assert upload.file.closed
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_a_failed_upload_closes_the_files_it_started():
@@ -292,14 +297,15 @@ def test_a_256_mib_upload_keeps_server_memory_flat(tmp_path):
         return int(line.split()[1]) * 1024
 
     async def main():
-        async with serve(app, http_limits=Limits(max_body_size=None)) as base:
+        async with serve(app, http_limits=Limits(max_body_size=None)) as server:
+            base = base_url(server)
             try:  # reset the peak RSS to the current RSS (Linux 4.0+)
                 with open("/proc/self/clear_refs", "w") as clear_refs:
                     clear_refs.write("5")
             except OSError as exc:
                 pytest.skip(f"cannot reset the peak RSS: {exc}")
             start = peak_rss()
-            answer = await curl("-F", f"file=@{path}", f"{base}/upload")
+            answer = await curl("-F", f"file=@{path}", f"{base}/upload", timeout=30)
             growth = peak_rss() - start
         assert answer.status == 200, answer.text
         assert json.loads(answer.body) == {
@@ -332,7 +338,8 @@ def test_coded_bodies_are_decoded(coding):
     data = b"".join(b"line %d of a body that compresses well\n" % i for i in range(20000))
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await post(
                 f"{base}/raw",
                 data=make_coded(data, coding.lower()),
@@ -341,7 +348,7 @@ def test_coded_bodies_are_decoded(coding):
         assert answer.status == 200, answer.text
         assert json.loads(answer.body) == digest(data)
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_raw_deflate_is_accepted_as_deflate():
@@ -350,11 +357,12 @@ def test_raw_deflate_is_accepted_as_deflate():
     coded = compressor.compress(data) + compressor.flush()
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await post(f"{base}/raw", data=coded, headers={"Content-Encoding": "deflate"})
         assert json.loads(answer.body) == digest(data)
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_gzip_json_from_curl(tmp_path):
@@ -362,7 +370,8 @@ def test_gzip_json_from_curl(tmp_path):
     path.write_bytes(gzip.compress(json.dumps({"user": "ada", "ids": [1, 2, 3]}).encode()))
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await curl(
                 "-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
                 "--data-binary", f"@{path}", f"{base}/json",
@@ -370,7 +379,7 @@ def test_gzip_json_from_curl(tmp_path):
         assert answer.status == 200, answer.text
         assert json.loads(answer.body) == {"got": {"user": "ada", "ids": [1, 2, 3]}}
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_gzip_multipart_upload():
@@ -381,7 +390,8 @@ def test_gzip_multipart_upload():
     )
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await post(
                 f"{base}/form",
                 data=gzip.compress(body),
@@ -393,12 +403,13 @@ def test_gzip_multipart_upload():
         assert answer.status == 200, answer.text
         assert json.loads(answer.body)["f"][0]["size"] == 60000
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_unknown_coding_is_415_with_accept_encoding():
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             unknown = await post(f"{base}/raw", data=b"x", headers={"Content-Encoding": "zstd"})
             three = await post(
                 f"{base}/raw", data=b"x", headers={"Content-Encoding": "gzip, gzip, gzip"}
@@ -413,7 +424,7 @@ def test_unknown_coding_is_415_with_accept_encoding():
         assert three.text.startswith("more than 2 content codings")
         assert three.header("accept-encoding") == "br, gzip, deflate"
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_a_gzip_bomb_is_413_at_the_decoded_limit():
@@ -421,7 +432,8 @@ def test_a_gzip_bomb_is_413_at_the_decoded_limit():
     assert len(bomb) < 64 * 1024
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             raw = await post(f"{base}/raw", data=bomb, headers={"Content-Encoding": "gzip"})
             form = await post(
                 f"{base}/form",
@@ -437,7 +449,7 @@ def test_a_gzip_bomb_is_413_at_the_decoded_limit():
         assert form.status == 413
         assert form.text == f"decoded content larger than {2 * 1024 * 1024} bytes\n"
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_max_decoded_size_is_per_call():
@@ -465,12 +477,13 @@ def test_max_decoded_size_is_per_call():
 )
 def test_corrupt_coded_content_is_400(coded, detail):
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await post(f"{base}/raw", data=coded, headers={"Content-Encoding": "gzip"})
         assert answer.status == 400
         assert answer.text.startswith(detail)
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_stream_yields_decoded_chunks_as_they_arrive():
@@ -500,7 +513,8 @@ def test_content_encoding_is_checked_before_reading_the_body():
 
 def test_json_needs_a_json_content_type():
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             # curl -d sends application/x-www-form-urlencoded.
             form = await curl("-d", '{"a": 1}', f"{base}/json")
             # -H "Content-Type:" removes the field.
@@ -516,7 +530,7 @@ def test_json_needs_a_json_content_type():
             415, "Content-Type is 'text/plain', expected application/json\n",
         )
 
-    run(main)
+    run(main, timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -526,25 +540,27 @@ def test_json_needs_a_json_content_type():
 )
 def test_json_and_plus_json_types_are_parsed(content_type):
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await curl("-H", f"Content-Type: {content_type}", "-d", '{"a": [1, "é"]}',
                                 f"{base}/json")
         assert answer.status == 200
         assert json.loads(answer.body) == {"got": {"a": [1, "é"]}}
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_invalid_json_is_400():
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             answer = await curl(
                 "-H", "Content-Type: application/json", "-d", "{nope", f"{base}/json"
             )
         assert answer.status == 400
         assert answer.text.startswith("invalid JSON body: ")
 
-    run(main)
+    run(main, timeout=10)
 
 
 # XML and other text
@@ -554,7 +570,8 @@ def test_xml_body_is_text_in_the_content_type_charset():
     xml = '<?xml version="1.0" encoding="iso-8859-1"?><note>café</note>'
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             latin = await post(
                 f"{base}/text",
                 data=xml.encode("latin-1"),
@@ -566,7 +583,7 @@ def test_xml_body_is_text_in_the_content_type_charset():
         assert (latin.status, latin.text) == (200, xml)
         assert (utf8.status, utf8.text) == (200, "<a>é</a>")
 
-    run(main)
+    run(main, timeout=10)
 
 
 # Limits
@@ -617,12 +634,13 @@ MULTIPART = "multipart/form-data; boundary=b"
 )
 def test_each_form_limit_answers_413(limits, content_type, body, limit):
     async def main():
-        async with serve(make_app(limits)) as base:
+        async with serve(make_app(limits)) as server:
+            base = base_url(server)
             answer = await post(f"{base}/form", data=body, headers={"Content-Type": content_type})
         assert answer.status == 413
         assert answer.text.startswith(f"{limit}: ")
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_the_same_bodies_pass_the_default_limits():
@@ -632,13 +650,14 @@ def test_the_same_bodies_pass_the_default_limits():
     ]
 
     async def main():
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             for content_type, body in bodies:
                 headers = {"Content-Type": content_type}
                 answer = await post(f"{base}/form", data=body, headers=headers)
                 assert answer.status == 200, answer.text
 
-    run(main)
+    run(main, timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -656,7 +675,8 @@ def test_the_same_bodies_pass_the_default_limits():
 def test_wrong_or_malformed_form_bodies(content_type, body, status, detail):
     async def main():
         headers = {} if content_type is None else {"Content-Type": content_type}
-        async with serve(make_app()) as base:
+        async with serve(make_app()) as server:
+            base = base_url(server)
             if content_type is None:  # aiohttp would add application/octet-stream
                 answer = await curl("-H", "Content-Type:", "--data-binary", "a=1", f"{base}/form")
             else:
@@ -664,7 +684,7 @@ def test_wrong_or_malformed_form_bodies(content_type, body, status, detail):
         assert answer.status == status
         assert answer.text.startswith(detail)
 
-    run(main)
+    run(main, timeout=10)
 
 
 def test_form_errors_are_http_errors():
