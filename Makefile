@@ -31,6 +31,7 @@ bench: $(BIN)/python
 	$(BIN)/python bench/micro.py
 	$(BIN)/python bench/servers_bench.py
 	$(BIN)/python bench/exec_bench.py
+	$(BIN)/python bench/static_bench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/longwire/*.so

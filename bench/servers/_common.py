@@ -7,6 +7,9 @@ endpoint ``/broadcast`` (every message received on a ``/broadcast`` connection
 is relayed to every ``/broadcast`` connection, the sender included). Once it
 listens it prints exactly one line ``READY <port>`` on stdout; the event loop
 it runs on goes to stderr as ``LOOP <name>``.
+
+The static-file servers (``*_static_server.py``, driven by ``bench/static_bench.py``)
+take ``--directory D`` too and serve the files under ``D`` at ``/``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 HOST = "127.0.0.1"
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, static: bool = False) -> argparse.Namespace:
+    """The common arguments; ``static``: the static-file servers' ``--directory`` too."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default=HOST)
@@ -33,6 +37,10 @@ def parse_args(description: str) -> argparse.Namespace:
         "--compression", action="store_true",
         help="accept permessage-deflate (only the idle-memory workload uses it)",
     )
+    if static:
+        parser.add_argument(
+            "--directory", required=True, help="the directory served at / (static_bench.py)"
+        )
     return parser.parse_args()
 
 
