@@ -15,6 +15,7 @@ the same 304/412 treatment when it answers a GET or HEAD with a 200.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import stat
@@ -69,7 +70,13 @@ def content_type_for(path: str) -> str:
     ``application/octet-stream`` when unknown; ``text/*`` and JavaScript get
     ``charset=utf-8``.
     """
-    kind, encoding = mimetypes.guess_type(path, strict=False)
+    return _content_type_of_name(os.path.basename(path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _content_type_of_name(name: str) -> str:
+    # Cached: guess_type costs several microseconds, and a site has few names.
+    kind, encoding = mimetypes.guess_type(name, strict=False)
     if kind is None or encoding is not None:
         # "x.tar.gz" guesses as application/x-tar coded gzip: sent as is, it is
         # a gzip file, not a tar to decode.
@@ -149,15 +156,16 @@ class FileResponse(StreamingResponse):
             raise PermissionError(f"cannot read {path}")
         super().__init__((), status, headers, content_type or content_type_for(path))
         now = time.time()
-        fields = self.headers
-        fields.set("Content-Length", str(info.st_size))
-        fields.set("Last-Modified", format_http_date(last_modified_seconds(info.st_mtime, now)))
-        fields.set("ETag", str(file_etag(info.st_mtime_ns, info.st_size, now=now)))
-        fields.set("Accept-Ranges", "bytes")
+        # Fields of the caller's are replaced; without any, adding is enough.
+        put = self.headers.add if headers is None else self.headers.set
+        put("Content-Length", str(info.st_size))
+        put("Last-Modified", format_http_date(last_modified_seconds(info.st_mtime, now)))
+        put("ETag", str(file_etag(info.st_mtime_ns, info.st_size, now=now)))
+        put("Accept-Ranges", "bytes")
         if cache_control is not None:
-            fields.set("Cache-Control", cache_control)
+            put("Cache-Control", cache_control)
         if filename is not None:
-            fields.set("Content-Disposition", _disposition(filename))
+            put("Content-Disposition", _disposition(filename))
         self.path = path
         self.size = info.st_size
         self.mtime = info.st_mtime

@@ -132,7 +132,7 @@ class StaticFiles:
                     location = "/" + location.lstrip("/")
                 location += f"?{query}" if query else ""
                 return Response.redirect(location, 301)
-            found = None if self.index is None else self._inside(os.path.join(path, self.index))
+            found = None if self.index is None else self._walk(path, [self.index])
             if found is None or not stat.S_ISREG(found[1].st_mode):
                 if self.listing:
                     return _listing(path, request.path)
@@ -160,7 +160,29 @@ class StaticFiles:
             if segment[0] == "." and not self.hidden and segment != ".well-known":
                 return None
             segments.append(segment)
-        return self._inside(os.path.join(self.directory, *segments))
+        return self._walk(self.directory, segments)
+
+    def _walk(self, base: str, segments: list[str]) -> tuple[str, os.stat_result] | None:
+        """``base`` (a real directory under the root) joined with ``segments``, one
+        ``lstat`` per segment; a symlink on the way sends the rest through ``_inside``.
+
+        Cheaper than ``realpath`` of the whole path, which ``lstat``s every
+        component of the root as well, on every request.
+        """
+        path = base
+        try:
+            info = os.stat(base) if not segments else None
+            for index, segment in enumerate(segments):
+                path = os.path.join(path, segment)
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    return self._inside(os.path.join(path, *segments[index + 1 :]))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise HTTPError(403) from exc
+        assert info is not None
+        return path, info
 
     def _inside(self, candidate: str) -> tuple[str, os.stat_result] | None:
         # realpath follows every symlink: what it returns must still be under the root.
