@@ -461,3 +461,24 @@ def test_access_log_has_the_real_status_and_size_of_a_streamed_response(caplog):
     [record] = [r for r in caplog.records if r.name == "longwire.access"]
     assert (record.status, record.size) == (201, 8)
     assert '"GET /made HTTP/1.1" 201 8 ' in record.getMessage()
+
+
+def test_access_log_counts_no_body_bytes_for_head(caplog):
+    app = App()
+
+    @app.get("/page")
+    async def page(req):
+        return "twelve bytes"
+
+    async def main():
+        async with serve(app, access_log=True) as server, open_raw(server.port) as (reader, w):
+            w.write(request("GET", "/page") + request("HEAD", "/page"))
+            assert (await read_response(reader)).body == b"twelve bytes"
+            head = await read_response(reader, head_only=True)
+            assert head.header("content-length") == "12"
+            await wait_for(lambda: sum("/page" in r.getMessage() for r in caplog.records) == 2)
+
+    with caplog.at_level("INFO", logger="longwire.access"):
+        run(main)
+    sizes = [(r.method, r.size) for r in caplog.records if r.name == "longwire.access"]
+    assert sizes == [("GET", 12), ("HEAD", 0)]

@@ -433,7 +433,8 @@ class HTTPServerProtocol(WriteFlowControl):
             )
             return
         if self._state.access_log:
-            self._log(event, response.status, len(body), started)
+            sent = len(body) if event.method != "HEAD" else 0  # the bytes of body sent
+            self._log(event, response.status, sent, started)
         self._cycle_done()
 
     def _fixed_fields(self, headers: Headers | None) -> list[tuple[str, str]]:
