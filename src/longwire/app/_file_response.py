@@ -154,7 +154,9 @@ class FileResponse(StreamingResponse):
             raise IsADirectoryError(f"not a regular file: {path}")
         if not os.access(path, os.R_OK):
             raise PermissionError(f"cannot read {path}")
-        super().__init__((), status, headers, content_type or content_type_for(path))
+        # Response's own initialiser: StreamingResponse's would wrap an iterable
+        # we do not have; the stream is set below from the sections.
+        Response.__init__(self, b"", status, headers, content_type or content_type_for(path))
         now = time.time()
         # Fields of the caller's are replaced; without any, adding is enough.
         put = self.headers.add if headers is None else self.headers.set
