@@ -8,6 +8,7 @@ import longwire
 
 PUBLIC_MODULES = [
     "longwire", "longwire.http1", "longwire.websocket", "longwire.aio", "longwire.app",
+    "longwire.realtime",
 ]
 
 
