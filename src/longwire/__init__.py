@@ -23,6 +23,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .aio import (
+        EventSource,
+        EventSourceError,
         ReadyState,
         Reconnect,
         ReconnectingWebSocket,
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(
         (
+            "EventSource",
+            "EventSourceError",
             "ReadyState",
             "Reconnect",
             "ReconnectingWebSocket",
@@ -68,6 +72,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "App",
     "ConnectionClosed",
+    "EventSource",
+    "EventSourceError",
     "HTTPError",
     "HandshakeError",
     "LocalProtocolError",

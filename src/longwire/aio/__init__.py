@@ -4,6 +4,7 @@ and the sans-I/O cores, the WebSocket object, and the server's lifetime.
 
 from ._client import InvalidURI, connect
 from ._config import DEFAULT_COMPRESSION, ServerConfig, WebSocketOptions
+from ._eventsource import EventSource, EventSourceError, EventSourceState
 from ._reconnect import RETRY_CLOSE_CODES, Reconnect, ReconnectingWebSocket
 from ._server import Server, make_config, run, serve
 from ._tls import client_ssl_context, server_ssl_context
@@ -12,6 +13,9 @@ from ._websocket import ReadyState, WebSocket
 __all__ = [
     "DEFAULT_COMPRESSION",
     "RETRY_CLOSE_CODES",
+    "EventSource",
+    "EventSourceError",
+    "EventSourceState",
     "InvalidURI",
     "ReadyState",
     "Reconnect",
