@@ -148,6 +148,8 @@ class HTTPServerProtocol(WriteFlowControl):
         "_scheme",
         "_server_field",
         "_state",
+        "_stream_ends_on_eof",
+        "_stream_task",
         "_timer",
         "_transport",
     )
@@ -177,6 +179,9 @@ class HTTPServerProtocol(WriteFlowControl):
         self._deadline: float | None = None
         self._deadline_kind = _HEADER
         self._timer: asyncio.TimerHandle | None = None
+        # The task writing a streamed response body, cancelled if the client leaves.
+        self._stream_task: asyncio.Task[Any] | None = None
+        self._stream_ends_on_eof = False  # it is an event stream (see eof_received)
 
     # asyncio.Protocol
 
@@ -235,6 +240,12 @@ class HTTPServerProtocol(WriteFlowControl):
         self._closing = True
         if not self._busy and not self._queue:
             self._close()
+        elif self._stream_task is not None and self._stream_ends_on_eof:
+            # An event stream never ends by itself, and its clients (EventSource,
+            # curl) close the connection rather than half-close it: the end of
+            # file means the client left. Stop the stream now, not at its next write.
+            task, self._stream_task = self._stream_task, None
+            task.cancel()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -250,6 +261,12 @@ class HTTPServerProtocol(WriteFlowControl):
             self._body.fail()
         self._queue.clear()
         self._release_drain()
+        task = self._stream_task
+        if task is not None:
+            # A stream waiting for its next chunk (an idle event stream) would only
+            # notice at its next write: end it now, so its producer stops.
+            self._stream_task = None
+            task.cancel()
 
     # Receiving requests.
 
@@ -428,6 +445,10 @@ class HTTPServerProtocol(WriteFlowControl):
             else:
                 task = self._loop.create_task(self._stream(stream))
             self._state.track(task)
+            self._stream_task = task
+            self._stream_ends_on_eof = (response.headers.get("content-type") or "").startswith(
+                "text/event-stream"
+            )
             task.add_done_callback(
                 partial(self._stream_done, event=event, status=response.status, started=started)
             )
@@ -508,6 +529,8 @@ class HTTPServerProtocol(WriteFlowControl):
     def _stream_done(
         self, task: asyncio.Task[Any], *, event: Request, status: int, started: float
     ) -> None:
+        if self._stream_task is task:
+            self._stream_task = None
         if task.cancelled() or task.exception() is not None or self._transport is None:
             if not task.cancelled() and (exc := task.exception()) is not None:
                 if isinstance(exc, ConnectionError):
@@ -723,6 +746,12 @@ class HTTPServerProtocol(WriteFlowControl):
     def _going_away(self) -> None:
         """Server shutdown: finish the request in flight, then close."""
         self._closing = True
+        if self._stream_task is not None and self._stream_ends_on_eof:
+            # An event stream is never answered in full: end it (the client
+            # reconnects, to another server if there is one).
+            task, self._stream_task = self._stream_task, None
+            task.cancel()
+            return
         if self._busy or self._queue:
             return  # closed once answered (_cycle_done)
         if self._deadline_kind is _IDLE:

@@ -49,6 +49,7 @@ from ._negotiation import add_vary, best_charset, best_language, best_media_type
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._routing import UNSET, Route, Router, WebSocketRoute
+from ._sse import EventStream, SSEEndpoint
 from ._static import StaticFiles
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "ContentCodingError",
     "DecodedContentTooLarge",
     "DigestAuth",
+    "EventStream",
     "FileResponse",
     "FormData",
     "FormError",
@@ -76,6 +78,7 @@ __all__ = [
     "Response",
     "Route",
     "Router",
+    "SSEEndpoint",
     "StaticFiles",
     "StaticUsers",
     "StreamingResponse",

@@ -27,6 +27,7 @@ from ._file_response import finish_response
 from ._request import Request
 from ._response import Response, to_response
 from ._routing import UNSET, Route, Router, WebSocketRoute, _Unset
+from ._sse import DEFAULT_QUEUE_SIZE, SSEEndpoint
 from ._static import StaticFiles
 
 __all__ = ["App", "CallNext", "Middleware"]
@@ -201,6 +202,30 @@ class App:
             return handler
 
         return register
+
+    def sse(
+        self,
+        path: str,
+        *,
+        heartbeat: float | None = 15.0,
+        retry: int | None = None,
+        history: int = 0,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+    ) -> SSEEndpoint:
+        """A Server-Sent Events endpoint on ``path`` (GET and HEAD), registered now.
+
+        Decorate ``async def handler(request, events)`` with it, or use it as
+        is to serve what ``publish`` sends; either way the name is the
+        ``SSEEndpoint`` (see it for the options, and docs/sse.md).
+
+        Raises:
+            ValueError: an option is out of range, or the pattern is invalid or taken.
+        """
+        endpoint = SSEEndpoint(
+            path, heartbeat=heartbeat, retry=retry, history=history, queue_size=queue_size
+        )
+        self.router.add(path, endpoint.serve, ("GET",))
+        return endpoint
 
     def static(
         self,
