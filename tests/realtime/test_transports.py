@@ -213,12 +213,20 @@ def test_session_timeout_and_queue_limit() -> None:
         assert session is not None
         for i in range(3):
             await session.send(str(i))
-        with pytest.raises(Exception, match="1013"):
-            await session.send("over the limit")
+        # max_queue unacknowledged: the next send waits for an ack (backpressure)...
+        blocked = asyncio.ensure_future(session.send("3"))
+        await asyncio.sleep(0.05)
+        assert not blocked.done()
+        frames = await read_downstream(base, http, sid, "polling", 3)
+        assert [f["d"] for f in frames] == ["0", "1", "2"]
+        async with http.get(f"{base}/{sid}/poll?ack=3") as response:  # ...until one comes
+            assert [f["d"] for f in await response.json() if f["t"] == "msg"] == ["3"]
+        await asyncio.wait_for(blocked, 1)
+        # A client that sends more than the handler reads: 1013.
+        await post(base, http, sid, [{"t": "msg", "s": n, "d": "x"} for n in range(1, 5)])
         assert session.close_code == CLOSE_QUEUE_OVERFLOW
-        frames = await read_downstream(base, http, sid, "polling", 4)
-        assert frames[-1] == {"t": "close", "s": 4, "code": 1013, "reason": "queue limit exceeded"}
-
+        frames = await read_downstream(base, http, sid, "polling", 1, ack=4)
+        assert frames[-1] == {"t": "close", "s": 5, "code": 1013, "reason": "queue limit exceeded"}
     run(test, silent, session_timeout=0.3, max_queue=3)
 
 

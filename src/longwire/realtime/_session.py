@@ -73,7 +73,8 @@ class Session:
         self._state = ReadyState.OPEN
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None  # recv() waiting
-        self._wake: asyncio.Future[None] = self._loop.create_future()  # downstreams waiting
+        self._wakers: list[asyncio.Future[None]] = []  # downstreams waiting for a change
+        self._room: list[asyncio.Future[None]] = []  # send() waiting for acks
         self._attached = 0  # the token of the downstream in use (a newer one replaces it)
         self._drop_down = False  # drop_connection(): cut the downstream...
         self._drop_up = False  # ...and the answer to the next upstream request
@@ -94,8 +95,10 @@ class Session:
     async def send(self, data: str | bytes | bytearray | memoryview) -> None:
         """Send a message: ``str`` as text, bytes-like as binary.
 
-        It is queued until the client acknowledges it. Beyond ``max_queue``
-        unacknowledged messages the session is closed with 1013.
+        It is queued until the client acknowledges it. With ``max_queue``
+        messages unacknowledged, it waits until the client acknowledges some
+        (backpressure: a client that stopped reading stops the sender; one
+        that is gone ends the session after ``session_timeout``).
 
         Raises:
             ConnectionClosed: the session is closed.
@@ -103,11 +106,21 @@ class Session:
         if self._state is not ReadyState.OPEN:
             raise self._closed_error()
         payload = data if isinstance(data, str) else bytes(data)
-        try:
-            self._outbox.push_message(payload)
-        except QueueOverflow:
-            self.close(CLOSE_QUEUE_OVERFLOW, "queue limit exceeded")
-            raise self._closed_error() from None
+        while True:
+            try:
+                self._outbox.push_message(payload)
+                break
+            except QueueOverflow:
+                # Backpressure: wait for the client to acknowledge (or the session to end).
+                room = self._loop.create_future()
+                self._room.append(room)
+                try:
+                    await room
+                finally:
+                    if room in self._room:
+                        self._room.remove(room)
+                if self._state is not ReadyState.OPEN:
+                    raise self._closed_error() from None
         self._notify()
 
     async def recv(self) -> str | bytes:
@@ -209,8 +222,15 @@ class Session:
 
     async def wait(self, timeout: float) -> None:
         """Until something changes for downstreams (a frame, a new one, a drop) or ``timeout``."""
-        wake = self._wake
-        await asyncio.wait((wake,), timeout=timeout)
+        waker = self._loop.create_future()
+        self._wakers.append(waker)
+        timer = self._loop.call_later(timeout, _wake, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            if waker in self._wakers:
+                self._wakers.remove(waker)
 
     def receive(self, frames: list[Frame], *, reply: list[Frame] | None = None) -> None:
         """Take the frames a client sent (a packet), in order.
@@ -224,6 +244,8 @@ class Session:
             kind = frame["t"]
             if kind == "ack":
                 self._outbox.ack(frame["a"])
+                if self._room:
+                    self._release_senders()
                 if self.finished:
                     self._finish()
             elif kind == "ping":
@@ -264,10 +286,16 @@ class Session:
     # Internals.
 
     def _notify(self) -> None:
-        wake = self._wake
-        if not wake.done():
-            wake.set_result(None)
-        self._wake = self._loop.create_future()
+        # Cheap when no downstream waits: nearly every send() on a busy session.
+        if self._wakers:
+            wakers, self._wakers = self._wakers, []
+            for waker in wakers:
+                _wake(waker)
+
+    def _release_senders(self) -> None:
+        rooms, self._room = self._room, []
+        for room in rooms:
+            _wake(room)
 
     def _closed(self, code: int, reason: str) -> None:
         self._state = ReadyState.CLOSED
@@ -276,6 +304,7 @@ class Session:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        self._release_senders()
         self._notify()
 
     def _finish(self) -> None:
@@ -289,3 +318,8 @@ class Session:
 
     def _closed_error(self) -> ConnectionClosed:
         return ConnectionClosed(self.close_code or 1006, self.close_reason)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
