@@ -32,6 +32,8 @@ bench: $(BIN)/python
 	$(BIN)/python bench/servers_bench.py
 	$(BIN)/python bench/exec_bench.py
 	$(BIN)/python bench/static_bench.py
+	$(BIN)/python bench/sse_bench.py
+	$(BIN)/python bench/longpoll_bench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/longwire/*.so
