@@ -13,7 +13,6 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import fields, replace
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, cast, overload
-from urllib.parse import urlsplit
 
 from .._errors import HandshakeError, LongwireError, RemoteProtocolError
 from ..http1 import Connection, EndOfMessage, InformationalResponse, Response, Role
@@ -21,6 +20,7 @@ from ..http1._headers import HeadersLike
 from ..websocket import ClientHandshake, PerMessageDeflate
 from ._config import WebSocketOptions
 from ._reconnect import Reconnect, ReconnectingWebSocket
+from ._urls import split_url
 from ._websocket import WebSocket
 
 __all__ = ["InvalidURI", "connect"]
@@ -34,24 +34,10 @@ class InvalidURI(LongwireError, ValueError):
 
 def _parse_url(url: str) -> tuple[bool, str, int, str, str]:
     """(secure, host, port, target, Host header) of a WebSocket URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
-        raise InvalidURI(f"not a WebSocket URL (ws:// or wss://): {url!r}")
-    if not parts.hostname:
-        raise InvalidURI(f"no host in {url!r}")
-    if parts.username or parts.password:
-        raise InvalidURI(f"credentials in the URL are not supported: {url!r}")
-    secure = parts.scheme == "wss"
     try:
-        port = parts.port or (443 if secure else 80)
+        return split_url(url, plain="ws", secure="wss", kind="a WebSocket")
     except ValueError as exc:
-        raise InvalidURI(f"bad port in {url!r}") from exc
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host = parts.hostname
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        host_header += f":{port}"
-    return secure, host, port, target, host_header
+        raise InvalidURI(str(exc)) from None
 
 
 class _HandshakeProtocol(asyncio.Protocol):

@@ -16,7 +16,7 @@ import ssl as ssl_module
 from collections import deque
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from .._errors import RemoteProtocolError
 from ..http1 import (
@@ -30,6 +30,7 @@ from ..http1 import (
     Response,
     Role,
 )
+from ._urls import split_url
 
 __all__ = ["HIGH_WATER", "MAX_REDIRECTS", "StreamResponse", "open_stream", "parse_http_url"]
 
@@ -67,23 +68,9 @@ def parse_http_url(url: str) -> HTTPURL:
     Raises:
         ValueError: another scheme, no host, credentials in the URL or a bad port.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"not an http:// or https:// URL: {url!r}")
-    if not parts.hostname:
-        raise ValueError(f"no host in {url!r}")
-    if parts.username or parts.password:
-        raise ValueError(f"credentials in the URL are not supported: {url!r}")
-    secure = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if secure else 80)
-    except ValueError as exc:
-        raise ValueError(f"bad port in {url!r}") from exc
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host = parts.hostname
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        host_header += f":{port}"
+    secure, host, port, target, host_header = split_url(
+        url, plain="http", secure="https", kind="an http"
+    )
     return HTTPURL(url, secure, host, port, target, host_header)
 
 
