@@ -241,3 +241,18 @@ def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="prefix"):
         Sessions(App(), "rt/", nothing)
     assert TRANSPORTS == ("websocket", "sse", "streaming", "polling")
+
+
+def test_origins_are_checked_when_a_session_opens_over_http() -> None:
+    async def test(base: str, http: aiohttp.ClientSession, sessions: Sessions) -> None:
+        for origin in ["https://evil.example", None]:
+            headers = {} if origin is None else {"Origin": origin}
+            async with http.post(f"{base}/open", headers=headers) as refused:
+                assert refused.status == 403
+        assert len(sessions) == 0  # no session, no handler
+        headers = {"Origin": "https://app.example"}
+        async with http.post(f"{base}/open", headers=headers) as opened:
+            assert opened.status == 200
+        assert len(sessions) == 1
+
+    run(test, origins=["https://app.example"])

@@ -93,7 +93,9 @@ class Sessions:
             that the session is closed with 1013.
         transports: the transports served; the others are refused (the
             WebSocket handshake with 403, the HTTP ones with 404).
-        origins: ``Origin`` values accepted for the WebSocket handshake, as
+        origins: ``Origin`` values accepted for the WebSocket handshake and
+            for opening a session over HTTP (403 otherwise: CORS alone would
+            let another site's page open a session it cannot read), as
             ``App.websocket`` takes them (``None``: any).
 
     Raises:
@@ -238,6 +240,9 @@ class Sessions:
         app.get(prefix + "/longwire.js")(self._serve_script)
         app.get(prefix + "/longwire.mjs")(self._serve_module)
         app.websocket(prefix + "/websocket", origins=origins)(self._websocket)
+        match = app.match_websocket(prefix + "/websocket")
+        assert match is not None
+        self._origin_allowed = match[0].origin_allowed  # the same check for /open
         app.post(prefix + "/open")(self._open)
         app.get(prefix + "/{sid}/sse")(self._sse)
         app.get(prefix + "/{sid}/stream")(self._stream)
@@ -254,6 +259,9 @@ class Sessions:
     async def _open(self, request: Request) -> Response:
         if not set(self.transports) - {"websocket"}:
             raise HTTPError(404, "no HTTP transport is served")
+        origin = request.headers.get("origin")
+        if not self._origin_allowed(origin):
+            raise HTTPError(403, f"origin {origin!r} is not allowed")
         session = self._create(request)
         return Response.json(self._open_frame(session), headers=[_NO_STORE])
 

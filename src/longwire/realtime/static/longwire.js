@@ -322,10 +322,29 @@
   proto._credentials = function () { return this._options.withCredentials ? "include" : "same-origin"; };
 
   proto._post = function (url, body) {
-    return fetch(url, {
+    var options = {
       method: "POST", body: body, credentials: this._credentials(), cache: "no-store",
       headers: { "Content-Type": "text/plain;charset=UTF-8" }, // no CORS preflight
-    });
+    };
+    // The server answers a POST at once: one unanswered for as long as the
+    // WebSocket's silence bound went to a dead connection (a kept-alive socket
+    // the network silently lost), and would otherwise hang the upstream forever.
+    var abort = typeof AbortController !== "undefined" ? new AbortController() : null;
+    var timer = null;
+    if (abort) {
+      options.signal = abort.signal;
+      timer = setTimeout(function () { abort.abort(); }, 2 * this._options.heartbeat + 1000);
+    }
+    return fetch(url, options).then(function (response) {
+      return response.text().then(function (text) {
+        clearTimeout(timer);
+        return {
+          ok: response.ok, status: response.status,
+          text: function () { return text; },
+          json: function () { return JSON.parse(text); },
+        };
+      });
+    }, function (error) { clearTimeout(timer); throw error; });
   };
 
   proto._ensureSession = function (conn) {
