@@ -57,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,15 @@ from servers_bench import (
     SERVER_CPU,
     SERVERS_DIR,
     Server,
-    ServerExitedEarly,
     child_env,
     cpu_busy_seconds,
     cpu_seconds,
     fmt,
     free_port,
     median,
+    save_record,
     stop,
+    try_cell,
     versions,
 )
 
@@ -448,14 +450,9 @@ def main() -> int:
         for server in servers[shift:] + servers[:shift]:
             if server in skipped:
                 continue
-            try:
-                result = run_cell(server, args)
-            except ServerExitedEarly as exited:
-                skipped[server] = str(exited)
-                print(f"SKIP {exited}", flush=True)
+            result = try_cell(server, partial(run_cell, server, args), skipped)
+            if result is None:
                 continue
-            except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-                result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
             derive(result)
             result.update(rep=rep, workload=WORKLOAD, server=server)
             cells.append(result)
@@ -483,12 +480,7 @@ def main() -> int:
         "skipped": skipped,
         "cells": cells,
     }
-    output.write_text(json.dumps(record, indent=1))
-    print(f"\nraw results: {output}")
-    if failures:
-        print(f"{failures} cell(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return save_record(record, output, failures)
 
 
 if __name__ == "__main__":

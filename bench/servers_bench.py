@@ -57,6 +57,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +383,31 @@ def run_wrk(server: Server, workload: Workload, duration: int, warmup: bool) -> 
     }
 
 
+def try_cell(
+    server: str, run: Callable[[], dict[str, Any]], skipped: dict[str, str]
+) -> dict[str, Any] | None:
+    """``run()``'s result for one cell; an error becomes a failed cell, and a server
+    whose script exited before it was ready is recorded in ``skipped`` (``None``)."""
+    try:
+        return run()
+    except ServerExitedEarly as exited:
+        skipped[server] = str(exited)
+        print(f"SKIP {exited}", flush=True)
+        return None
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+
+def save_record(record: dict[str, Any], output: Path, failures: int) -> int:
+    """Write the raw results; the exit status (1 when a cell failed)."""
+    output.write_text(json.dumps(record, indent=1))
+    print(f"\nraw results: {output}")
+    if failures:
+        print(f"{failures} cell(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_cell(name: str, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
     peer = PEERS[name]
     if workload.needs and not getattr(peer, workload.needs):
@@ -620,14 +647,9 @@ def main() -> int:
             for server in servers[shift:] + servers[:shift]:
                 if server in skipped:
                     continue
-                try:
-                    result = run_cell(server, workload, args)
-                except ServerExitedEarly as exited:
-                    skipped[server] = str(exited)
-                    print(f"SKIP {exited}", flush=True)
+                result = try_cell(server, partial(run_cell, server, workload, args), skipped)
+                if result is None:
                     continue
-                except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-                    result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
                 derive(result, workload)
                 result.update(rep=rep, workload=workload_name, server=server)
                 cells.append(result)
@@ -658,12 +680,7 @@ def main() -> int:
         "skipped": skipped,
         "cells": cells,
     }
-    output.write_text(json.dumps(record, indent=1))
-    print(f"\nraw results: {output}")
-    if failures:
-        print(f"{failures} cell(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return save_record(record, output, failures)
 
 
 if __name__ == "__main__":

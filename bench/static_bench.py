@@ -55,7 +55,6 @@ import dataclasses
 import datetime
 import http.client
 import importlib.metadata
-import json
 import os
 import platform
 import re
@@ -64,6 +63,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,13 @@ from servers_bench import (
     SERVER_CPU,
     SERVERS_DIR,
     Server,
-    ServerExitedEarly,
     child_env,
     fmt,
     free_port,
     median,
+    save_record,
     stop,
+    try_cell,
     versions,
 )
 
@@ -600,14 +601,11 @@ def main() -> int:
                 for server in servers[shift:] + servers[:shift]:
                     if server in skipped:
                         continue
-                    try:
-                        result = run_cell(server, workload, directory, files, args)
-                    except ServerExitedEarly as exited:
-                        skipped[server] = str(exited)
-                        print(f"SKIP {exited}", flush=True)
+                    result = try_cell(
+                        server, partial(run_cell, server, workload, directory, files, args), skipped
+                    )
+                    if result is None:
                         continue
-                    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-                        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
                     derive(result, workload)
                     result.update(rep=rep, workload=workload_name, server=server)
                     cells.append(result)
@@ -640,12 +638,7 @@ def main() -> int:
         "skipped": skipped,
         "cells": cells,
     }
-    output.write_text(json.dumps(record, indent=1))
-    print(f"\nraw results: {output}")
-    if failures:
-        print(f"{failures} cell(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return save_record(record, output, failures)
 
 
 if __name__ == "__main__":
