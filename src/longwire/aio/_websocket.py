@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionClosed, LocalProtocolError
 from ..metrics import Metrics
-from ..websocket import CloseCode, CloseReceived, ConnectionFailed, Message, Pong
+from ..websocket import CloseCode, CloseReceived, ConnectionFailed, Message, Pong, PreparedMessage
 from ..websocket import Connection as WebSocketCore
 from ..websocket import State as CoreState
 from ._config import WebSocketOptions
@@ -366,6 +366,34 @@ class WebSocket(WriteFlowControl):
                 # Write now rather than at the end of the loop turn: the transport
                 # must see the bytes to pause us, or a producer that awaits each
                 # send (and so never yields) queues without bound.
+                self._flush()
+            elif not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+        if self._write_paused:
+            return self._drained()
+        return _DONE
+
+    def send_prepared(self, message: PreparedMessage) -> Any:
+        """Send a message framed once for many connections (``PreparedMessage``).
+
+        Like ``send`` (queued now, written at the end of the loop turn, the
+        result awaitable for backpressure), without encoding or framing: a
+        broadcast builds one ``PreparedMessage`` and sends it to every
+        connection. It goes uncompressed even with permessage-deflate.
+
+        Raises:
+            ConnectionClosed: the closing handshake has started or is over.
+        """
+        if self._state is not ReadyState.OPEN:
+            raise self._closed_error()
+        core = self._core
+        assert core is not None
+        core.send_prepared(message)
+        self._metrics.websocket_messages_out += 1
+        if not self._in_feed:
+            self._unflushed += message.size
+            if self._unflushed > self._options.write_limit:
                 self._flush()
             elif not self._flush_scheduled:
                 self._flush_scheduled = True

@@ -15,7 +15,7 @@ from ._events import CloseReceived, ConnectionFailed, Event, Message, Ping, Pong
 from ._frames import Frame, Opcode
 from ._handshake import GUID, ClientHandshake, ServerHandshake, accept_key
 from ._masking import SPEEDUPS, apply_mask
-from ._protocol import DEFAULT_MAX_MESSAGE_SIZE, Connection, State
+from ._protocol import DEFAULT_MAX_MESSAGE_SIZE, Connection, PreparedMessage, State
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -34,6 +34,7 @@ __all__ = [
     "PerMessageDeflateRuntime",
     "Ping",
     "Pong",
+    "PreparedMessage",
     "ServerHandshake",
     "State",
     "accept_key",

@@ -48,7 +48,7 @@ from ._events import (
 from ._frames import FIN, RSV1, RSV2, RSV3, Opcode, frame_header
 from ._masking import apply_mask, join_and_unmask
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Connection", "State"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Connection", "PreparedMessage", "State"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 """1 MiB: a message (after decompression) beyond this fails the connection with 1009.
@@ -651,6 +651,25 @@ class Connection:
             self._send_frame(Opcode.CONTINUATION, piece)
         self._send_frame(FIN | Opcode.CONTINUATION, pieces[-1])
 
+    def send_prepared(self, message: PreparedMessage) -> None:
+        """Queue a message encoded once by ``prepare_message`` for many connections.
+
+        A server sends it as it is; permessage-deflate, when negotiated, is
+        skipped for it (RFC 7692 §6: a message without RSV1 is uncompressed, and
+        the compression context is left as it was). A client, which must mask
+        every frame, sends the message normally.
+
+        Raises:
+            LocalProtocolError: our Close frame was already sent, or the
+                connection is CLOSED.
+        """
+        if self.state is not State.OPEN:
+            raise LocalProtocolError(f"cannot send a message: the connection is {self.state.value}")
+        if self._masking_keys is None:
+            self._out += message.pieces
+        else:
+            self.send_message(message.data, compress=False)
+
     def send_ping(self, payload: bytes = b"") -> None:
         """Queue a Ping frame (allowed while CLOSING, for keepalives).
 
@@ -744,6 +763,30 @@ class Connection:
                 mask,
                 apply_mask(payload, mask),
             )
+
+
+class PreparedMessage:
+    """A message framed once, to be sent to many connections (``Connection.send_prepared``).
+
+    It is the single, unmasked, uncompressed frame a server sends: a broadcast
+    to thousands of connections encodes and frames the message once.
+    """
+
+    __slots__ = ("data", "pieces", "size")
+
+    def __init__(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            first, payload = _FIN_TEXT, data.encode()
+        elif isinstance(data, bytes):
+            first, payload = _FIN_BINARY, data
+        else:
+            raise TypeError(f"message must be str or bytes, not {type(data).__name__}")
+        self.data = data
+        """The message as given."""
+        self.pieces = (frame_header(first, len(payload), masked=False), payload)
+        """The frame's header and payload."""
+        self.size = len(self.pieces[0]) + len(payload)
+        """The frame's length in bytes."""
 
 
 def _fast_limit(max_message_size: int | None, max_frame_size: int | None) -> int:
