@@ -20,7 +20,7 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from ._errors import HTTPError, internal_error
 from ._file_response import finish_response
@@ -29,6 +29,9 @@ from ._response import Response, to_response
 from ._routing import UNSET, Route, Router, WebSocketRoute, _Unset
 from ._sse import DEFAULT_QUEUE_SIZE, SSEEndpoint
 from ._static import StaticFiles
+
+if TYPE_CHECKING:
+    from ..jsonrpc import JsonRpcEndpoint, Methods
 
 __all__ = ["App", "CallNext", "Middleware"]
 
@@ -203,6 +206,49 @@ class App:
 
         return register
 
+    def jsonrpc(
+        self,
+        path: str,
+        methods: Methods | None = None,
+        *,
+        origins: Iterable[str] | Callable[[str | None], bool] | Any | None = None,
+        compression: bool = True,
+        max_message_size: int | _Unset | None = UNSET,
+        require_subprotocol: bool = False,
+        timeout: float | None = 30.0,
+        max_batch: int | None = 100,
+        max_pending: int | None = 1000,
+    ) -> JsonRpcEndpoint:
+        """A JSON-RPC 2.0 WebSocket endpoint on ``path`` (subprotocol ``jsonrpc``), registered now.
+
+        Register methods with ``@endpoint.method()`` (or pass ``methods``);
+        decorate ``async def on_connect(conn)`` with it to run code for each
+        connection (the name is then the endpoint). ``origins``,
+        ``compression`` and ``max_message_size`` are as for ``websocket``; the
+        rest are ``longwire.jsonrpc.JsonRpcEndpoint``'s (see docs/jsonrpc.md).
+
+        Raises:
+            TypeError, ValueError: an option is invalid, or the pattern is invalid or taken.
+        """
+        from ..jsonrpc import SUBPROTOCOL, JsonRpcEndpoint  # noqa: PLC0415 - it imports aio
+
+        endpoint = JsonRpcEndpoint(
+            path,
+            methods,
+            require_subprotocol=require_subprotocol,
+            timeout=timeout,
+            max_batch=max_batch,
+            max_pending=max_pending,
+        )
+        self.websocket(
+            path,
+            subprotocols=(SUBPROTOCOL,),
+            origins=origins,
+            compression=compression,
+            max_message_size=max_message_size,
+        )(endpoint.serve)
+        return endpoint
+
     def sse(
         self,
         path: str,
@@ -267,6 +313,40 @@ class App:
         if base:
             self.router.add(base, files, ("GET",))
         return files
+
+    def mount(self, prefix: str, target: Any) -> None:
+        """Serve ``target`` at ``prefix`` and every path under it.
+
+        ``target`` is one of:
+
+        - an object with a ``longwire_mount(app, prefix)`` method: it is called
+          as ``target.longwire_mount(self, prefix)`` and registers what it
+          needs itself (the extension point for longwire components);
+        - an ASGI 3 application (any other callable): HTTP requests (GET,
+          HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE) and WebSocket
+          connections to ``prefix`` and below go to it, with the scope's
+          ``root_path`` set to ``prefix`` and ``path`` the full path, as
+          Starlette's ``Mount`` does (docs/asgi.md). Its lifespan is not run.
+
+        HTTP routes registered on this App, before or after, win over the
+        mount; WebSocket routes under ``prefix`` must be registered before it.
+
+        Raises:
+            TypeError: ``target`` is neither of the two.
+            ValueError: ``prefix`` does not start with "/", or its paths are taken.
+        """
+        hook = getattr(target, "longwire_mount", None)
+        if hook is not None and callable(hook):
+            hook(self, prefix)
+            return
+        if not callable(target):
+            raise TypeError(
+                f"cannot mount {type(target).__name__}: expected an ASGI application "
+                "or an object with a longwire_mount(app, prefix) method"
+            )
+        from ..asgi._mount import mount_asgi  # noqa: PLC0415 - the asgi layer loads on demand
+
+        mount_asgi(self, prefix, target)
 
     def middleware(self, middleware: _M) -> _M:
         """Decorator: wrap every HTTP request in ``async def middleware(request, call_next)``.
