@@ -3,11 +3,13 @@
 # curl (HTTP interop and SSE tests), wrk (the benchmark smoke test's HTTP load),
 # websocketd (the peer of `longwire exec` in bench/exec_bench.py) and chromium
 # (the browser tests, tests/browser, drive /usr/bin/chromium headless through
-# Playwright; Playwright's own browser download is never used).
+# Playwright; Playwright's own browser download is never used), redis-server
+# (the redis:// hub broker's tests start their own, tests/redis_server.py) and
+# nginx (a reverse proxy in front of several hub nodes).
 # Each name is both the Debian package and the command it installs.
 set -euo pipefail
 missing=()
-for tool in curl wrk websocketd chromium; do
+for tool in curl wrk websocketd chromium redis-server nginx; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) && exit 0

@@ -9,7 +9,7 @@ import longwire
 
 PUBLIC_MODULES = [
     "longwire", "longwire.http1", "longwire.websocket", "longwire.aio", "longwire.app",
-    "longwire.realtime",
+    "longwire.realtime", "longwire.jsonrpc", "longwire.hub", "longwire.sse",
 ]
 
 

@@ -1,0 +1,192 @@
+"""The hub over its HTTP transports: POST /rpc up; poll, stream, SSE down; plain EventSource."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from hub_testing import HttpClient, serving, ws_client
+
+from longwire import EventSource
+
+
+def run(coro):
+    asyncio.run(asyncio.wait_for(coro, 20))
+
+
+@pytest.mark.parametrize("kind", ["polling", "streaming", "sse"])
+def test_each_downstream_delivers_publications_and_resumes_from_positions(kind):
+    async def main():
+        async with serving() as (base, hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            await client.connect()
+            await client.subscribe("room:t")
+            await hub.publish("room:t", "before")  # published between subscribe and downstream
+
+            async def receive(want):
+                if kind == "polling":
+                    got = []
+                    while len(got) < want:
+                        got += [m for m in await client.poll() if m["method"] == "pub"]
+                    return got
+                return await client.stream(kind, want)
+
+            reader = asyncio.create_task(receive(3))
+            await asyncio.sleep(0.1)
+            await hub.publish("room:t", "live 1")
+            await hub.publish("room:t", "live 2")
+            got = await reader
+            assert [m["params"]["d"] for m in got] == ["before", "live 1", "live 2"]
+            assert client.positions["room:t"][1] == 3
+            await hub.publish("room:t", "while away")
+            got = await receive(1)
+            assert [m["params"]["d"] for m in got] == ["while away"]
+
+    run(main())
+
+
+def test_a_long_poll_is_held_then_answered_empty_after_poll_timeout():
+    async def main():
+        async with serving(poll_timeout=0.3) as (base, _hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            await client.connect()
+            started = asyncio.get_running_loop().time()
+            assert await client.poll() == []
+            assert asyncio.get_running_loop().time() - started >= 0.25
+
+    run(main())
+
+
+def test_a_position_history_cannot_cover_gets_a_reset_then_live_messages():
+    async def main():
+        async with serving() as (base, hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            await client.connect()
+            result = await client.subscribe("room:gone")
+            for n in range(20):  # history_size=10
+                await hub.publish("room:gone", n)
+            messages = await client.poll()
+            assert messages[0]["method"] == "reset"
+            assert messages[0]["params"]["o"] == 20
+            assert messages[0]["params"]["e"] == result["e"]
+            assert not [m for m in messages if m["method"] == "pub"]
+
+    run(main())
+
+
+def test_sessions_and_positions_are_checked():
+    async def main():
+        async with serving() as (base, _hub), aiohttp.ClientSession() as http:
+            url = f"http://{base}"
+            async with http.get(f"{url}/poll") as response:
+                assert response.status == 403
+            async with http.get(f"{url}/poll", params={"s": "forged.sig"}) as response:
+                assert response.status == 403
+            client = HttpClient(base, http)
+            await client.connect()
+            async with http.get(f"{url}/sse", params={"s": client.session, "ch": "x"}) as response:
+                assert response.status == 400
+            query = [("s", client.session), ("ch", "0.e.nowhere"), ("ch", "0.e.#someone")]
+            async with http.get(f"{url}/poll", params=query) as response:
+                messages = await response.json()
+            assert [(m["method"], m["params"]["ch"]) for m in messages] == [
+                ("unsubscribed", "nowhere"),
+                ("unsubscribed", "#someone"),
+            ]
+            body = json.dumps({"jsonrpc": "2.0", "method": "ping"})
+            async with http.post(f"{url}/rpc", params={"s": client.session}, data=body) as response:
+                assert response.status == 204
+            async with http.post(f"{url}/rpc", data="x" * (1 << 20 + 1)) as response:
+                assert response.status == 413
+
+    run(main())
+
+
+def test_http_and_websocket_clients_share_channels_and_presence():
+    async def main():
+        async with (
+            serving(presence_ttl=1.5) as (base, hub),
+            aiohttp.ClientSession() as http,
+            ws_client(base) as ws,
+        ):
+            await ws.call("subscribe", {"ch": "room:mix"})
+            await ws.note("join")
+            client = HttpClient(base, http)
+            await client.connect(token=None)
+            await client.subscribe("room:mix")
+            joined = (await ws.note("join"))["params"]
+            me = joined["client"]
+            await client.call("publish", {"ch": "room:mix", "data": "from http"})
+            assert (await ws.note("pub"))["params"]["d"] == "from http"
+            await ws.call("publish", {"ch": "room:mix", "data": "from ws"})
+            messages = await client.poll()
+            assert [m["params"]["d"] for m in messages if m["method"] == "pub"] == [
+                "from http",
+                "from ws",
+            ]
+            # No more requests from the HTTP client: its presence expires.
+            left = (await ws.note("leave", timeout=6))["params"]
+            assert left["client"] == me
+            assert me not in await hub.presence("room:mix")
+
+    run(main())
+
+
+def test_a_server_to_client_call_answered_over_post():
+    async def main():
+        async with serving() as (base, hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            connected = await client.connect()
+            call = asyncio.create_task(hub.call(connected["client"], "whoami", timeout=5))
+            messages = []
+            while not messages:
+                messages = [m for m in await client.poll() if m["method"] == "pub"]
+            request = messages[0]["params"]["d"]
+            answer = {"jsonrpc": "2.0", "id": request["id"], "result": "me"}
+            async with http.post(
+                f"http://{base}/rpc", params={"s": client.session}, json=answer
+            ) as response:
+                assert response.status == 204
+            assert await call == "me"
+
+    run(main())
+
+
+def test_the_browser_eventsource_resumes_a_channel_through_last_event_id():
+    async def main():
+        async with serving() as (base, hub):
+            url = f"http://{base}/events/room:plain"
+            async with EventSource(url) as source:
+                reading = asyncio.ensure_future(anext(aiter(source)))  # connects
+                await asyncio.sleep(0.2)
+                first = await hub.publish("room:plain", {"n": 1})
+                event = await reading
+                assert event.id == f"{first.epoch}:1"
+                assert json.loads(event.data) == {"n": 1}
+            await hub.publish("room:plain", {"n": 2})
+            await hub.publish("room:plain", {"n": 3})
+            headers = {"Last-Event-ID": f"{first.epoch}:1"}
+            async with EventSource(url, headers=headers) as source:
+                events = aiter(source)
+                got = [json.loads((await anext(events)).data) for _ in range(2)]
+                assert got == [{"n": 2}, {"n": 3}]
+            headers = {"Last-Event-ID": "stale-epoch:1"}
+            async with EventSource(url, headers=headers) as source:
+                event = await anext(aiter(source))
+                assert event.type == "reset"
+                assert json.loads(event.data) == {"e": first.epoch, "o": 3}
+
+    run(main())
+
+
+def test_plain_event_streams_check_the_channel_rules():
+    async def main():
+        async with serving() as (base, _hub), aiohttp.ClientSession() as http:
+            async with http.get(f"http://{base}/events/nowhere") as response:
+                assert response.status == 404
+            async with http.get(f"http://{base}/events/%23someone") as response:
+                assert response.status == 403
+
+    run(main())
