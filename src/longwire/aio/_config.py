@@ -111,6 +111,10 @@ class ServerConfig:
         server_header: the ``Server`` field sent with every HTTP response
             (unless the application sets its own); None sends none. Default
             ``longwire`` (no version: it would tell an attacker which bugs to try).
+        asgi_response_timeout: time an ASGI application has to start its
+            response (``http.response.start``) to a request; past it, the
+            application is cancelled and the client answered 504. None: no
+            limit (long-polling apps). Native apps are not affected. Default 60.
     """
 
     header_timeout: float = 10.0
@@ -127,6 +131,7 @@ class ServerConfig:
     metrics_path: str | None = None
     metrics_dir: str | None = None
     server_header: str | None = "longwire"
+    asgi_response_timeout: float | None = 60.0
 
     def __post_init__(self) -> None:
         for name in ("header_timeout", "keep_alive_timeout", "shutdown_timeout"):
@@ -146,5 +151,7 @@ class ServerConfig:
         header = self.server_header
         if header is not None and (not header or not header.isprintable() or not header.isascii()):
             raise ValueError(f"server_header must be printable ASCII text, not {header!r}")
+        if self.asgi_response_timeout is not None and self.asgi_response_timeout <= 0:
+            raise ValueError("asgi_response_timeout must be positive (or None for no limit)")
         if self.metrics_dir == "":
             raise ValueError("metrics_dir must be a directory (or None)")

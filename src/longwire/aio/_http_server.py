@@ -40,6 +40,7 @@ from ._flow import WriteFlowControl
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..asgi._http import HTTPCycle
     from ._server import ServerState
 
 __all__ = ["HTTPServerProtocol"]
@@ -129,6 +130,9 @@ class HTTPServerProtocol(WriteFlowControl):
 
     __slots__ = (
         "_app",
+        "_asgi",
+        "_asgi_cycle",
+        "_asgi_server",
         "_body",
         "_busy",
         "_client",
@@ -157,6 +161,11 @@ class HTTPServerProtocol(WriteFlowControl):
     def __init__(self, state: ServerState) -> None:
         self._state = state
         self._app: App = state.app
+        # Serving an ASGI app (longwire.asgi): its request cycle in progress, and
+        # the address the connection came in on (the scope's "server"), once known.
+        self._asgi = state.asgi
+        self._asgi_cycle: HTTPCycle | None = None
+        self._asgi_server: tuple[str, int | None] | None = None
         self._config = state.config
         self._loop = state.loop
         self._metrics = state.metrics
@@ -240,6 +249,10 @@ class HTTPServerProtocol(WriteFlowControl):
         self._closing = True
         if not self._busy and not self._queue:
             self._close()
+        elif self._asgi_cycle is not None:
+            # An ASGI response in flight: the client that shut its side has left (as
+            # uvicorn sees it); the app learns it from receive() and send().
+            self._close()
         elif self._stream_task is not None and self._stream_ends_on_eof:
             # An event stream never ends by itself, and its clients (EventSource,
             # curl) close the connection rather than half-close it: the end of
@@ -261,6 +274,10 @@ class HTTPServerProtocol(WriteFlowControl):
             self._body.fail()
         self._queue.clear()
         self._release_drain()
+        cycle = self._asgi_cycle
+        if cycle is not None:
+            self._asgi_cycle = None
+            cycle.disconnected()  # the ASGI app's receive() gets http.disconnect
         task = self._stream_task
         if task is not None:
             # A stream waiting for its next chunk (an idle event stream) would only
@@ -327,6 +344,9 @@ class HTTPServerProtocol(WriteFlowControl):
                 self._upgrade(event)
                 return
             self._busy = True
+            if self._asgi is not None:
+                self._asgi.serve_http(self, event, body)  # answers in its own time
+                continue
             request = self._make_request(event, body)
             started = time.monotonic() if self._state.access_log else 0.0
             try:

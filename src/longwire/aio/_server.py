@@ -41,6 +41,7 @@ class ServerState:
     __slots__ = (
         "access_log",
         "app",
+        "asgi",
         "config",
         "connections",
         "handshakes",
@@ -57,6 +58,10 @@ class ServerState:
         metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        from ..asgi._adapter import ASGIApp  # noqa: PLC0415 - asgi imports this package
+
+        # An ASGI app's requests take the fast path (HTTPServerProtocol._dispatch).
+        self.asgi = app if isinstance(app, ASGIApp) else None
         self.config = config
         self.loop = loop
         # Incremented in place by the connections (see longwire.metrics).

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DerivedOption",
+    "add_asgi_options",
     "add_derived_option",
     "add_server_options",
     "as_flags",
@@ -263,3 +264,66 @@ def config_options(args: argparse.Namespace) -> dict[str, Any]:
     """The derived options given on the command line, as ``make_config`` keywords."""
     given = vars(args)
     return {option.name: given[option.dest] for option in server_options() if option.dest in given}
+
+
+def add_asgi_options(parser: argparse.ArgumentParser) -> None:
+    """Add the "ASGI applications" option group to ``serve``'s parser (longwire.asgi).
+
+    The flags are uvicorn's where uvicorn has one, so moving from uvicorn is
+    mostly a rename of the command (docs/asgi.md).
+    """
+    group = parser.add_argument_group(
+        "ASGI applications (Starlette, FastAPI, Django...: docs/asgi.md)"
+    )
+    group.add_argument(
+        "--interface",
+        choices=("auto", "asgi", "native"),
+        default="auto",
+        help="what APP is: auto (a longwire App is native, any other callable ASGI 3), "
+        "asgi or native (default: %(default)s)",
+    )
+    group.add_argument(
+        "--factory",
+        action="store_true",
+        help="APP is a function returning the application: call it (with no arguments)",
+    )
+    group.add_argument(
+        "--lifespan",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="the ASGI lifespan protocol: auto runs it if the app supports it, on requires "
+        "it, off skips it (default: auto)",
+    )
+    group.add_argument(
+        "--root-path",
+        default=None,
+        metavar="PATH",
+        help="the path prefix a proxy strips before forwarding (the scope's root_path)",
+    )
+    group.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the client address and scheme from Forwarded / X-Forwarded-For / "
+        "X-Forwarded-Proto, when the peer is in --forwarded-allow-ips (default: off)",
+    )
+    group.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="LIST",
+        help="comma-separated addresses or networks (10.0.0.0/8) of trusted proxies, "
+        "or '*' for any (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
+    group.add_argument(
+        "--reload",
+        action="store_true",
+        help="development: restart the server when a *.py file under the current "
+        "directory (or --reload-dir) changes",
+    )
+    group.add_argument(
+        "--reload-dir",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="with --reload: watch DIR instead of the current directory (repeatable)",
+    )

@@ -11,17 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import LongwireError
 from ._common import UsageError, add_listen_options, browser_url, configure_logging, fail
-from ._options import add_server_options, server_config
+from ._options import add_asgi_options, add_server_options, server_config
 
 if TYPE_CHECKING:
     from ..aio import Server, ServerConfig
     from ..app import App
 
-__all__ = ["load_app", "register"]
+__all__ = ["load_app", "load_object", "register"]
 
 _EXAMPLES = """\
 examples:
   longwire serve                                  # the demo: http://127.0.0.1:8000/
+  longwire serve --broker redis://127.0.0.1:6379 --port 8001   # the demo as one node of several
   longwire serve myapp:app --port 8080            # the App `app` in ./myapp.py
   longwire serve myapp:app --host 0.0.0.0 --max-connections none
   longwire serve myapp:app --ping-interval 30 --max-message-size 4194304
@@ -47,8 +48,9 @@ def register(
         parents=[common],
         help="serve an App (or, with no APP, the built-in demo) until Ctrl+C",
         description="Serve a longwire App over HTTP/1.1 and WebSocket until SIGINT (Ctrl+C)\n"
-        "or SIGTERM, then shut down gracefully. With no APP, serve the demo: a page\n"
-        "at / that talks to the WebSocket echo endpoint /echo.",
+        "or SIGTERM, then shut down gracefully. With no APP, serve the demo: a chat\n"
+        "at / on the real-time hub (rooms, presence, history, typing indicators), and\n"
+        "the WebSocket echo endpoint /echo.",
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,6 +63,13 @@ def register(
         "default: the demo",
     )
     add_listen_options(serve, schemes="https:// and wss://")
+    serve.add_argument(
+        "--broker",
+        metavar="URL",
+        help="the demo's hub broker: memory:// (default, this process) or "
+        "redis://HOST:PORT, to run the demo on several nodes (not with an APP: "
+        "an app chooses its Hub's broker itself)",
+    )
     static = serve.add_argument_group("static files")
     static.add_argument(
         "--static",
@@ -101,6 +110,7 @@ def register(
         help="with --workers: one SO_REUSEPORT socket per worker, balanced by the kernel; "
         "--no-reuse-port: one socket all workers accept on (default: SO_REUSEPORT on Linux)",
     )
+    add_asgi_options(serve)  # longwire.asgi: --interface, --factory, --reload...
     if derived_options:
         add_server_options(serve)
 
@@ -128,6 +138,24 @@ def load_app(spec: str) -> App:
     """
     from ..app import App  # noqa: PLC0415 - the app layer loads on demand
 
+    target = load_object(spec)
+    if not isinstance(target, App):
+        raise UsageError(
+            f"{spec} is {type(target).__name__!r}, not a longwire App "
+            "(make one with app = longwire.App())"
+        )
+    return target
+
+
+def load_object(spec: str) -> object:
+    """The object named by ``module:attribute`` (an App, or an ASGI application),
+    imported from the current directory.
+
+    Raises:
+        LongwireError: ``spec`` is malformed, the module is not found or the
+            attribute is missing. Exceptions raised by the module's own code
+            while it is imported propagate unchanged.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise UsageError(f"APP must be module:attribute, such as myapp:app, not {spec!r}")
@@ -151,11 +179,6 @@ def load_app(spec: str) -> App:
             target = getattr(target, part)
         except AttributeError:
             raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(target, App):
-        raise UsageError(
-            f"{spec} is {type(target).__name__!r}, not a longwire App "
-            "(make one with app = longwire.App())"
-        )
     return target
 
 
@@ -168,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     except LongwireError as exc:
         return fail("serve", exc)
     configure_logging(args.log_level, args.json_logs)
+    if args.reload:
+        return _reload(args)
     if args.workers > 1:
         return _supervise(args, config)
     try:
@@ -178,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"longwire serve: error: importing {args.app!r} failed:", file=sys.stderr)
         traceback.print_exc()
         return 1
+
     def ready(server: Server) -> None:
         _announce(args, server.config, server.host, server.port)
 
@@ -195,12 +221,26 @@ def _make_app(args: argparse.Namespace) -> App:
     Raises:
         UsageError: APP cannot be loaded, or ``--static``/``--static-prefix`` is wrong.
     """
+    broker = getattr(args, "broker", None)
+    if broker is not None and (args.app is not None or args.static is not None):
+        raise UsageError("--broker applies to the demo only: pass broker= to your app's Hub")
     if args.app is None and args.static is None:
         from .._demo_app import app as demo  # noqa: PLC0415
+        from .._demo_app import make_app  # noqa: PLC0415
 
-        return demo
+        if broker is None:
+            return demo
+        try:
+            return make_app(broker)
+        except (ValueError, ImportError) as exc:
+            raise UsageError(f"--broker: {exc}") from None
     if args.app is not None:
-        app = load_app(args.app)
+        from ..asgi._cli import app_from_target  # noqa: PLC0415
+
+        try:
+            app = app_from_target(load_object(args.app), args.app, args)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     else:
         from ..app import App  # noqa: PLC0415
 
@@ -214,6 +254,18 @@ def _make_app(args: argparse.Namespace) -> App:
         except (OSError, ValueError) as exc:
             raise UsageError(f"--static {args.static}: {exc}") from None
     return app
+
+
+def _reload(args: argparse.Namespace) -> int:
+    """``--reload``: run this command line without it in a child, restarted on changes."""
+    from ..asgi._reload import run_reloader  # noqa: PLC0415
+
+    argv = sys.argv[1:]
+    if args.workers > 1:
+        return fail("serve", "--reload and --workers cannot be combined")
+    if "serve" not in argv or "--reload" not in argv:
+        return fail("serve", "--reload works only from the longwire command line")
+    return run_reloader(argv, args.reload_dir)
 
 
 def _announce(args: argparse.Namespace, config: ServerConfig, host: str, port: int) -> None:
