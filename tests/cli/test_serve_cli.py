@@ -89,14 +89,28 @@ def test_demo_page_and_echo_over_the_network():
         assert server.wait_for("listening on").endswith(f"listening on http://127.0.0.1:{port}")
         server.wait_for("event loop:")
 
+        # The chat on the hub at /rt, and the echo page at /echo.html.
         status, content_type, html = get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+        assert content_type.startswith("text/html")
+        assert "new LongwireHub(" in html
+        assert longwire.__version__ in html
+        # No external assets: every src/href is inline data or this server's.
+        links = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)""", html)
+        assert all(link.startswith(("data:", "/")) for link in links), links
+        assert set(links) >= {"/rt/longwire.js", "/echo.html"}
+        assert "@import" not in html
+        assert "url(" not in html
+        status, content_type, script = get(f"http://127.0.0.1:{port}/rt/longwire.js")
+        assert (status, "class LongwireHub" in script) == (200, True)
+
+        status, content_type, html = get(f"http://127.0.0.1:{port}/echo.html")
         assert status == 200
         assert content_type.startswith("text/html")
         assert "new WebSocket(" in html
         assert '"/echo"' in html
         assert 'location.protocol === "https:" ? "wss://" : "ws://"' in html
         assert longwire.__version__ in html
-        # No external assets: every src/href is inline data, and the CSS imports nothing.
         links = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)""", html)
         assert all(link.startswith("data:") for link in links), links
         assert "@import" not in html
@@ -344,7 +358,7 @@ def test_https_page_and_wss_echo(tmp_path):
         assert server.wait_for("longwire demo at").startswith(
             f"longwire demo at https://127.0.0.1:{port}/"
         )
-        status, _, html = get(f"https://127.0.0.1:{port}/", client_context)
+        status, _, html = get(f"https://127.0.0.1:{port}/echo.html", client_context)
         assert status == 200
         assert "new WebSocket(" in html
 
@@ -507,7 +521,7 @@ def test_demo_page_script_talks_to_echo(tmp_path):
     port = free_port()
     with served("--port", str(port)):
         page = tmp_path / "demo.html"
-        page.write_text(get(f"http://127.0.0.1:{port}/")[2])
+        page.write_text(get(f"http://127.0.0.1:{port}/echo.html")[2])
         harness = tmp_path / "harness.js"
         harness.write_text(PAGE_HARNESS)
         result = subprocess.run(
