@@ -34,6 +34,8 @@ bench: $(BIN)/python
 	$(BIN)/python bench/static_bench.py
 	$(BIN)/python bench/sse_bench.py
 	$(BIN)/python bench/longpoll_bench.py
+	$(BIN)/python bench/asgi_bench.py
+	$(BIN)/python bench/broadcast_bench.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/longwire/*.so
