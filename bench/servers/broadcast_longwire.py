@@ -49,6 +49,10 @@ if __name__ == "__main__":
     arguments = parse_args(__doc__.splitlines()[0])
     raise_nofile_limit()
     build(arguments).run(
-        host=arguments.host, port=arguments.port, access_log=False, uvloop=arguments.uvloop,
-        max_connections=20_000, ready=lambda server: announce(arguments.port),
+        host=arguments.host,
+        port=arguments.port,
+        access_log=False,
+        uvloop=arguments.uvloop,
+        max_connections=20_000,
+        ready=lambda server: announce(arguments.port),
     )

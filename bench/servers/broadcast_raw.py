@@ -1,4 +1,4 @@
-"""The raw-asyncio broadcast bound: each message framed once, one ``transport.write`` per subscriber.
+"""The raw-asyncio broadcast bound: a message framed once, one ``transport.write`` each.
 
 Subscribers connect to ``/broadcast`` of ``raw_asyncio_server.py``'s protocol
 (fixed 101 answer, no extension, no UTF-8 check); on ``GO`` each message is
@@ -7,8 +7,6 @@ transport. The least asyncio allows with a write per message and subscriber.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from _common import run
 from broadcast_common import parse_args, payload, serve_control

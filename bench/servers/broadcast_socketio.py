@@ -1,4 +1,4 @@
-"""python-socketio broadcast server: ``await sio.emit("m", payload(i))`` (to every client) per message.
+"""python-socketio broadcast server: ``await sio.emit("m", payload(i))`` to all, per message.
 
 ``socketio.AsyncServer`` with its defaults (no message queue, ping interval 25
 s, no logging), one event ``m`` emitted to all the clients of namespace ``/``
@@ -20,6 +20,7 @@ receive ``40{…}``, then ``42["m","…"]`` per message (and ``2`` pings, answer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import socketio
@@ -55,9 +56,16 @@ async def serve(args: Any) -> None:
         import uvicorn
 
         config = uvicorn.Config(
-            socketio.ASGIApp(sio), host=args.host, port=args.port, loop="uvloop",
-            http="httptools", ws="websockets-sansio", ws_per_message_deflate=False,
-            access_log=False, lifespan="off", log_level="warning",
+            socketio.ASGIApp(sio),
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            access_log=False,
+            lifespan="off",
+            log_level="warning",
         )
         server = uvicorn.Server(config)
         task = asyncio.ensure_future(server.serve())
@@ -96,7 +104,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         main()
-    except KeyboardInterrupt:
-        pass

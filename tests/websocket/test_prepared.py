@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from ws_testing import MASK, client_frame, raw_frame, read_frames
 
 from longwire import LocalProtocolError
 from longwire._role import Role
 from longwire.websocket import Connection, PerMessageDeflate, PreparedMessage
-
-from ws_testing import MASK, client_frame, raw_frame, read_frames
 
 
 def test_rfc_5_7_a_single_frame_unmasked_text_message():
@@ -50,7 +49,8 @@ def test_with_permessage_deflate_it_goes_uncompressed_and_the_context_is_kept():
     connection.send_prepared(PreparedMessage("a" * 200))
     connection.send_message("a" * 200)
     frames = read_frames(connection.data_to_send())
-    assert frames[0].first == 0x81 and frames[0].payload == b"a" * 200  # no RSV1
+    assert frames[0].first == 0x81
+    assert frames[0].payload == b"a" * 200
     assert frames[1].first == 0xC1  # compressed, and smaller thanks to the shared window
     assert len(frames[1].payload) < len(read_frames(first)[0].payload)
 
@@ -59,7 +59,9 @@ def test_a_client_masks_it():
     connection = Connection(Role.CLIENT)
     connection.send_prepared(PreparedMessage("Hello"))
     (frame,) = read_frames(connection.data_to_send())
-    assert frame.first == 0x81 and frame.mask is not None and frame.payload == b"Hello"
+    assert frame.first == 0x81
+    assert frame.mask is not None
+    assert frame.payload == b"Hello"
 
 
 def test_not_after_close():
