@@ -998,3 +998,35 @@ def test_data_to_send_list_is_data_to_send_unjoined():
     assert any(len(piece) == 70000 for piece in pieces)  # the payload was not copied
     assert one.data_to_send_list() == []
     assert one.bytes_to_send == 0
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_bytes_to_send_counts_every_queued_byte(role):
+    """bytes_to_send is a running count (buffered_amount reads it per message):
+    it must equal what data_to_send returns, whatever was queued."""
+    from longwire.websocket import PreparedMessage
+
+    conn = server() if role == "server" else client()
+    steps = [
+        lambda: conn.send_message("short"),
+        lambda: conn.send_message("é" * 100),  # non-ASCII: the general path
+        lambda: conn.send_message(b"b" * 10),
+        lambda: conn.send_message(bytearray(b"z" * 300)),
+        lambda: conn.send_message(b"x" * 70000),
+        lambda: conn.send_message("f" * 1000, fragment_size=100),
+        lambda: conn.send_prepared(PreparedMessage("prepared")),
+        lambda: conn.send_ping(b"p"),
+        conn.send_pong,
+    ]
+    for step in steps:
+        before = conn.bytes_to_send
+        step()
+        assert conn.bytes_to_send > before
+    expected = conn.bytes_to_send
+    assert len(conn.data_to_send()) == expected
+    assert conn.bytes_to_send == 0
+    conn.send_message("again")
+    conn.close(1000, "bye")
+    size = conn.bytes_to_send
+    assert sum(map(len, conn.data_to_send_list())) == size
+    assert conn.bytes_to_send == 0

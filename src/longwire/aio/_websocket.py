@@ -19,6 +19,7 @@ import enum
 import logging
 import os
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import CoroutineType
@@ -51,6 +52,48 @@ async def messages(recv: Callable[[], Awaitable[str | bytes]]) -> AsyncIterator[
             yield await recv()
         except ConnectionClosed:
             return
+
+
+class _Flusher:
+    """Writes, at the end of the loop turn, what the loop's WebSockets queued in it.
+
+    One callback per loop turn for all of them, rather than one per connection:
+    a broadcast to 10,000 connections queues 10,000 sends and schedules once.
+    """
+
+    __slots__ = ("__weakref__", "_loop", "_pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[WebSocket] = []
+
+    def add(self, ws: WebSocket) -> None:
+        pending = self._pending
+        if not pending:
+            self._loop.call_soon(self._run)
+        pending.append(ws)
+
+    def _run(self) -> None:
+        pending = self._pending
+        self._pending = []
+        for ws in pending:
+            if ws._flush_scheduled:  # else it was written meanwhile
+                try:
+                    ws._flush()
+                except Exception:  # one broken transport must not starve the others
+                    logger.exception("writing to %r failed", ws)
+
+
+_flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _flusher(loop: asyncio.AbstractEventLoop) -> _Flusher:
+    flusher = _flushers.get(loop)
+    if flusher is None:
+        flusher = _flushers[loop] = _Flusher(loop)
+    return flusher
 
 
 class ReadyState(enum.IntEnum):
@@ -97,6 +140,7 @@ class WebSocket(WriteFlowControl):
         "_closed",
         "_core",
         "_flush_scheduled",
+        "_flusher",
         "_in_feed",
         "_keepalive_timer",
         "_loop",
@@ -148,6 +192,7 @@ class WebSocket(WriteFlowControl):
         self._close_timer: asyncio.TimerHandle | None = None
         self._in_feed = False
         self._flush_scheduled = False
+        self._flusher = _flusher(loop)
         self._unflushed = 0  # about how many bytes send() queued since the last flush
         self._init_flow()
         self._reading_paused = False
@@ -369,7 +414,7 @@ class WebSocket(WriteFlowControl):
                 self._flush()
             elif not self._flush_scheduled:
                 self._flush_scheduled = True
-                self._loop.call_soon(self._flush)
+                self._flusher.add(self)
         if self._write_paused:
             return self._drained()
         return _DONE
@@ -397,7 +442,7 @@ class WebSocket(WriteFlowControl):
                 self._flush()
             elif not self._flush_scheduled:
                 self._flush_scheduled = True
-                self._loop.call_soon(self._flush)
+                self._flusher.add(self)
         if self._write_paused:
             return self._drained()
         return _DONE

@@ -152,6 +152,7 @@ class Connection:
         "_msg_parts",
         "_msg_size",
         "_out",
+        "_out_size",
         "close_received",
         "close_sent",
         "role",
@@ -196,6 +197,7 @@ class Connection:
         self._decoder: codecs.IncrementalDecoder | None = None
         # Sending.
         self._out: list[bytes | memoryview] = []
+        self._out_size = 0  # bytes in _out: buffered_amount asks per message
         self._masking_keys = _masking_keys() if self._client else None
 
     def __repr__(self) -> str:
@@ -608,9 +610,11 @@ class Connection:
                 payload = data.encode()  # type: ignore[union-attr]
                 if len(payload) < 126:  # else (non-ASCII) the general path below
                     self._out += (_SMALL_TEXT_HEADERS[len(payload)], payload)
+                    self._out_size += 2 + len(payload)
                     return
             elif kind is bytes and len(data) < 126:
                 self._out += (_SMALL_BINARY_HEADERS[len(data)], data)  # type: ignore[arg-type]
+                self._out_size += 2 + len(data)
                 return
         if self.state is not State.OPEN:
             # RFC 6455 §5.5.1: "The application MUST NOT send any more data frames
@@ -652,7 +656,7 @@ class Connection:
         self._send_frame(FIN | Opcode.CONTINUATION, pieces[-1])
 
     def send_prepared(self, message: PreparedMessage) -> None:
-        """Queue a message encoded once by ``prepare_message`` for many connections.
+        """Queue a message framed once by ``PreparedMessage`` for many connections.
 
         A server sends it as it is; permessage-deflate, when negotiated, is
         skipped for it (RFC 7692 §6: a message without RSV1 is uncompressed, and
@@ -667,6 +671,7 @@ class Connection:
             raise LocalProtocolError(f"cannot send a message: the connection is {self.state.value}")
         if self._masking_keys is None:
             self._out += message.pieces
+            self._out_size += message.size
         else:
             self.send_message(message.data, compress=False)
 
@@ -708,6 +713,7 @@ class Connection:
         if not out:
             return b""
         self._out = []
+        self._out_size = 0
         return b"".join(out)
 
     def data_to_send_list(self) -> list[bytes | memoryview]:
@@ -718,12 +724,13 @@ class Connection:
         """
         out = self._out
         self._out = []
+        self._out_size = 0
         return out
 
     @property
     def bytes_to_send(self) -> int:
         """How many bytes ``data_to_send()`` would return now."""
-        return sum(map(len, self._out))
+        return self._out_size
 
     @property
     def should_close_transport(self) -> bool:
@@ -755,14 +762,14 @@ class Connection:
         if self._masking_keys is None:
             # RFC 6455 §5.1: "A server MUST NOT mask any frames that it sends to the
             # client."
-            self._out += (frame_header(first, len(payload), masked=False), payload)
+            header = frame_header(first, len(payload), masked=False)
+            self._out += (header, payload)
         else:
             mask = next(self._masking_keys)
-            self._out += (
-                frame_header(first, len(payload), masked=True),
-                mask,
-                apply_mask(payload, mask),
-            )
+            header = frame_header(first, len(payload), masked=True)
+            self._out += (header, mask, apply_mask(payload, mask))
+            self._out_size += 4
+        self._out_size += len(header) + len(payload)
 
 
 class PreparedMessage:
