@@ -341,6 +341,26 @@ def test_presence_add_remove_list(new_broker: BrokerFactory) -> None:
     with_broker(new_broker, body)
 
 
+def test_presence_refresh_extends_and_never_creates(new_broker: BrokerFactory) -> None:
+    async def body(broker: Broker, _: Recorder) -> None:
+        assert await broker.presence_refresh("room", "alice", 60) is False
+        assert await broker.presence("room") == {}
+        await broker.presence_add("room", "alice", '"a"', 0.2)
+        assert await broker.presence_refresh("room", "alice", 60) is True
+        await asyncio.sleep(0.3)
+        assert await broker.presence("room") == {"alice": '"a"'}
+        # An expired entry is not revived: the sweep announces it.
+        await broker.presence_add("room", "bob", '"b"', 0.1)
+        await asyncio.sleep(0.2)
+        assert await broker.presence_refresh("room", "bob", 60) is False
+        assert await broker.presence_expired() == [("room", "bob", '"b"')]
+        await broker.presence_remove("room", "alice")
+        assert await broker.presence_refresh("room", "alice", 60) is False
+        assert await broker.presence("room") == {}
+
+    with_broker(new_broker, body)
+
+
 def test_presence_expiry_and_sweep(new_broker: BrokerFactory) -> None:
     async def body(broker: Broker, _: Recorder) -> None:
         await broker.presence_add("room", "short", '"s"', 0.1)
@@ -406,3 +426,24 @@ def test_close_is_idempotent(new_broker: BrokerFactory) -> None:
         await broker.close()
 
     run(main())
+
+
+def test_offer_secret_stores_it_only_when_none_is_held(new_broker: BrokerFactory) -> None:
+    async def body(broker: Broker, _: Recorder) -> None:
+        first, second = b"1" * 32, b"2" * 32
+        assert await broker.offer_secret(first) == first  # none held: stored
+        assert await broker.offer_secret(second) == first  # one held: kept
+        assert await broker.shared_secret() == first
+
+    with_broker(new_broker, body)
+
+
+def test_offer_secret_after_shared_secret_keeps_the_shared_one(
+    new_broker: BrokerFactory,
+) -> None:
+    async def body(broker: Broker, _: Recorder) -> None:
+        secret = await broker.shared_secret()
+        assert await broker.offer_secret(b"x" * 32) == secret
+        assert await broker.shared_secret() == secret
+
+    with_broker(new_broker, body)

@@ -134,6 +134,29 @@ def test_http_and_websocket_clients_share_channels_and_presence():
     run(main())
 
 
+def test_a_downstream_request_arriving_after_unsubscribe_does_not_rejoin():
+    """A poll sent before an unsubscribe may reach the server after it (another
+    connection): it refreshes presence but must not bring the client back."""
+
+    async def main():
+        async with serving(poll_timeout=0.2) as (base, hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            me = (await client.connect(token=None))["client"]
+            await client.subscribe("room:late")
+            assert set(await hub.presence("room:late")) == {me}
+            stale = client.query()
+            await client.call("unsubscribe", {"ch": "room:late"})
+            assert await hub.presence("room:late") == {}
+            async with http.get(f"http://{base}/poll", params=stale) as response:
+                assert response.status == 200
+            assert await hub.presence("room:late") == {}
+            # Subscribing again joins again.
+            await client.subscribe("room:late")
+            assert set(await hub.presence("room:late")) == {me}
+
+    run(main())
+
+
 def test_a_server_to_client_call_answered_over_post():
     async def main():
         async with serving() as (base, hub), aiohttp.ClientSession() as http:

@@ -256,6 +256,45 @@ def test_baseline_history_position(server: RedisServer) -> None:
     run(main())
 
 
+def test_the_secret_is_written_back_when_pubsub_reconnects(server: RedisServer) -> None:
+    # Redis restarted without its data: the node writes back the secret it holds
+    # as soon as it is reconnected, so a node started afterwards reads the same one.
+    async def main() -> None:
+        async with Node(server.url, reconnect_min=0.05, reconnect_max=0.2) as a:
+            secret = await a.broker.shared_secret()
+            server.restart()
+            checker = redis.asyncio.Redis.from_url(server.url)
+            try:
+                async with asyncio.timeout(10):
+                    while await checker.get("lw:secret") is None:
+                        await asyncio.sleep(0.02)
+                assert await checker.get("lw:secret") == secret.hex().encode()
+            finally:
+                await checker.aclose()
+            async with Node(server.url) as late:
+                assert await late.broker.shared_secret() == secret
+
+    run(main())
+
+
+def test_a_broker_that_never_read_the_secret_writes_none(server: RedisServer) -> None:
+    # A hub given its own secret never asks the broker for one: nothing to write back.
+    async def main() -> None:
+        async with Node(server.url, reconnect_min=0.05, reconnect_max=0.2) as a:
+            await a.broker.subscribe("room")
+            server.restart()
+            async with asyncio.timeout(10):  # resubscribed: reconnected
+                while await pubsub_clients(server.url) == 0:
+                    await asyncio.sleep(0.02)
+            checker = redis.asyncio.Redis.from_url(server.url)
+            try:
+                assert await checker.exists("lw:secret") == 0
+            finally:
+                await checker.aclose()
+
+    run(main())
+
+
 def test_without_the_extra_the_import_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -72,9 +72,17 @@ def run(coroutine: Any, timeout: float = 60.0) -> Any:
 class Node:
     """One ``longwire serve node_app:app`` process on its own port."""
 
-    def __init__(self, name: str, broker: str, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        broker: str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.broker = broker
+        self.env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/rt/ws"
@@ -91,6 +99,8 @@ class Node:
             "LONGWIRE_PRESENCE_TTL": str(PRESENCE_TTL),
             "LONGWIRE_POLL_TIMEOUT": str(POLL_TIMEOUT),
             "LONGWIRE_HEARTBEAT": str(HEARTBEAT),
+            "LONGWIRE_HUB_SECRET": "",  # the broker's secret, unless self.env gives one
+            **self.env,
         }
         self.process = subprocess.Popen(
             [
@@ -151,12 +161,15 @@ class Node:
 
 
 @contextlib.contextmanager
-def cluster(redis: RedisServer, *names: str) -> Iterator[list[Node]]:
-    """Start one node per name on ``redis``; stop them all on the way out, whatever happens."""
+def cluster(
+    redis: RedisServer, *names: str, env: dict[str, str] | None = None
+) -> Iterator[list[Node]]:
+    """Start one node per name on ``redis`` (``env``: extra environment variables for
+    each); stop them all on the way out, whatever happens."""
     nodes: list[Node] = []
     try:
         for name in names:
-            node = Node(name, redis.url)
+            node = Node(name, redis.url, env=env)
             nodes.append(node)
             node.start()
         yield nodes

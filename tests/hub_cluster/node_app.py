@@ -14,6 +14,8 @@ Environment:
     LONGWIRE_PRESENCE_TTL, LONGWIRE_POLL_TIMEOUT, LONGWIRE_HEARTBEAT: the hub's
         ``presence_ttl``, ``poll_timeout`` and ``heartbeat``, in seconds (short in
         the tests, so that an expired presence or a held poll takes little time).
+    LONGWIRE_HUB_SECRET: the hub's ``secret`` (the same on every node); unset or
+        empty: the secret the broker keeps (``lw:secret`` in Redis).
 
 Clients authenticate with a token that is their user name (``connect`` with
 ``{"token": "alice"}``); presence shows it, with the node's name in the info.
@@ -39,6 +41,7 @@ def authenticate(request: Any, token: str | None) -> Identity:
 hub = Hub(
     broker=os.environ.get("LONGWIRE_BROKER", "memory://"),
     authenticate=authenticate,
+    secret=os.environ.get("LONGWIRE_HUB_SECRET") or None,
     presence_ttl=float(os.environ.get("LONGWIRE_PRESENCE_TTL", "30")),
     poll_timeout=float(os.environ.get("LONGWIRE_POLL_TIMEOUT", "25")),
     heartbeat=float(os.environ.get("LONGWIRE_HEARTBEAT", "15")),

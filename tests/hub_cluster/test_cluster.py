@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from cluster_support import (
     PRESENCE_TTL,
     WAIT,
@@ -407,30 +408,67 @@ def test_redis_restart(redis: RedisServer) -> None:
         run(scenario(), timeout=90)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: the shared secret (lw:secret) is lost with Redis's data; a node started "
-    "afterwards creates another one, so sessions signed by the running nodes fail on it",
-)
-def test_node_started_after_a_redis_restart_accepts_the_sessions(redis: RedisServer) -> None:
-    """Redis lost everything, the shared secret included: a node started afterwards must
-    still accept the sessions the running nodes signed (a load balancer mixes them)."""
-    with RedisServer() as own, cluster(own, "p") as (p,):
+HUB_SECRET = "a-hub-secret-for-the-cluster-tests-0123456789"
+
+
+async def sessions_work_both_ways(p: Node, late: Node, before: WsClient) -> None:
+    """``before``'s session (signed by p) works on ``late``, and one ``late`` signs works on p."""
+    again = await WsClient.open(late.ws_url, session=before.session)
+    await again.close()
+    fresh = await WsClient.open(late.ws_url, "fresh")
+    await fresh.close()
+    back = await WsClient.open(p.ws_url, session=fresh.session)
+    await back.close()
+    assert (again.id, again.hello["user"]) == (before.id, "early")
+    assert (back.id, back.hello["user"]) == (fresh.id, "fresh")
+
+
+async def redis_get(url: str, key: str) -> bytes | None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        value: bytes | None = await client.get(key)
+        return value
+    finally:
+        await client.aclose()
+
+
+def test_a_configured_secret_survives_a_redis_restart(redis: RedisServer) -> None:
+    """Redis lost everything: a node started afterwards accepts the sessions the running
+    nodes signed (a load balancer mixes them), as they share ``Hub(secret=...)``."""
+    env = {"LONGWIRE_HUB_SECRET": HUB_SECRET}
+    with RedisServer() as own, cluster(own, "p", env=env) as (p,):
 
         async def scenario() -> None:
             before = await WsClient.open(p.ws_url, "early")
             await before.close()
             own.restart()
+            with cluster(own, "late", env=env) as (late,):
+                await sessions_work_both_ways(p, late, before)
+            # A configured secret never goes to Redis.
+            assert await redis_get(own.url, "lw:secret") is None
+
+        run(scenario(), timeout=60)
+
+
+def test_running_nodes_write_the_secret_back_after_a_redis_restart(redis: RedisServer) -> None:
+    """Without ``Hub(secret=...)``: Redis lost ``lw:secret``; the running node writes its
+    own back, so a node started after that signs and accepts with the same one."""
+    with RedisServer() as own, cluster(own, "p") as (p,):
+
+        async def scenario() -> None:
+            before = await WsClient.open(p.ws_url, "early")
+            await before.close()
+            secret = await redis_get(own.url, "lw:secret")
+            assert secret is not None
+            own.restart()
+            # p writes it back when its pub/sub reconnects, else at its next upkeep
+            # (every presence_ttl / 3).
+            deadline = time.monotonic() + WAIT
+            while (held := await redis_get(own.url, "lw:secret")) is None:
+                assert time.monotonic() < deadline, "p never wrote its secret back"
+                await asyncio.sleep(0.05)
+            assert held == secret
             with cluster(own, "late") as (late,):
-                # A session signed by p before the restart, used on the new node...
-                again = await WsClient.open(late.ws_url, session=before.session)
-                await again.close()
-                # ... and one signed by the new node, used on p.
-                fresh = await WsClient.open(late.ws_url, "fresh")
-                await fresh.close()
-                back = await WsClient.open(p.ws_url, session=fresh.session)
-                await back.close()
-            assert (again.id, again.hello["user"]) == (before.id, "early")
-            assert (back.id, back.hello["user"]) == (fresh.id, "fresh")
+                await sessions_work_both_ways(p, late, before)
 
         run(scenario(), timeout=60)

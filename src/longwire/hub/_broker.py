@@ -140,6 +140,15 @@ class Broker(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def presence_refresh(self, channel: str, client: str, ttl: float) -> bool:
+        """Extend ``client``'s entry in ``channel`` to ``ttl`` seconds from now,
+        if it is there and not expired; never creates one.
+
+        Returns:
+            Whether the entry was there (and is now extended).
+        """
+
+    @abc.abstractmethod
     async def presence_remove(self, channel: str, client: str) -> str | None:
         """Remove ``client`` from ``channel``; returns its info if it was there (a leave)."""
 
@@ -156,6 +165,16 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def shared_secret(self) -> bytes:
         """A random secret shared by every node of the hub (created on first use)."""
+
+    @abc.abstractmethod
+    async def offer_secret(self, secret: bytes) -> bytes:
+        """Store ``secret`` as the shared secret if the broker holds none; return the
+        one it holds (``secret`` itself when it was stored).
+
+        A node calls this now and then with the secret it signs with, so that a
+        broker which lost its data (Redis restarted without persistence) gets the
+        secret back before a node started afterwards creates another one.
+        """
 
 
 def broker_from_url(url: str) -> Broker:

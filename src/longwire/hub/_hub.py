@@ -8,8 +8,9 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..jsonrpc import (
     ErrorResponse,
@@ -55,6 +56,11 @@ _SERVER_CHANNEL = ChannelOptions(subscribe=False, publish=False)
 """Options of a channel no rule matches, for server code (which may use any channel)."""
 _UNSUBSCRIBE = "!u "  # control message: drop client <id> from the channel
 _NODE_PREFIX = "!node:"
+_MIN_SECRET_SIZE = 16  # bytes: an HMAC key that cannot be guessed
+_GRANT_TTL = 3600.0  # seconds a grant (``hub.subscribe``) stays valid
+_MAX_PREVIOUS_SECRETS = 4
+
+_T = TypeVar("_T")
 
 
 def _dumps(value: Any) -> str:
@@ -79,6 +85,20 @@ def _channel_name(value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_CHANNEL_LENGTH:
         raise RPCError(-32602, f"ch must be a channel name of 1 to {MAX_CHANNEL_LENGTH} characters")
     return value
+
+
+def _checked_secret(secret: str | bytes) -> bytes:
+    if not isinstance(secret, str | bytes):
+        raise TypeError(f"secret must be a str or bytes, not {type(secret).__name__}")
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not key:
+        raise ValueError("secret is empty: use secrets.token_urlsafe(32), from the environment")
+    if len(key) < _MIN_SECRET_SIZE:
+        raise ValueError(
+            f"secret must be at least {_MIN_SECRET_SIZE} bytes, not {len(key)} "
+            "(use secrets.token_urlsafe(32))"
+        )
+    return key
 
 
 def _pubs(history: History) -> list[dict[str, Any]]:
@@ -124,6 +144,12 @@ class Hub:
             the ``connect`` call's, else the ``token`` query parameter, else None.
         token_secret: without ``authenticate``: require a token signed with this
             secret (``sign_token``); without either, clients are anonymous.
+        secret: the key (16 bytes or more; a str is UTF-8 encoded) that signs
+            client sessions and the hub's grants. With several nodes give each
+            the same one, from the environment: it never leaves the node, and
+            sessions outlive a loss of Redis's data. None: a random secret the
+            broker keeps and shares (Redis: the key ``lw:secret``), which each
+            node writes back after Redis lost it (see docs/deployment.md).
         heartbeat: seconds between heartbeats on idle SSE and streaming responses
             (and between the client's pings).
         poll_timeout: seconds a long poll is held when there is nothing to send.
@@ -143,6 +169,7 @@ class Hub:
         *,
         authenticate: Authenticate | None = None,
         token_secret: str | bytes | None = None,
+        secret: str | bytes | None = None,
         heartbeat: float = 15.0,
         poll_timeout: float = 25.0,
         presence_ttl: float = 30.0,
@@ -178,7 +205,11 @@ class Hub:
         """This node's id (server-to-client calls come back to it)."""
         self._authenticate = authenticate
         self._token_secret = token_secret
-        self._secret = b""
+        self._secret_given = secret is not None
+        self._secret = b"" if secret is None else _checked_secret(secret)
+        # Secrets this node signed with before adopting the broker's, and until
+        # when (time.monotonic()) what they signed may still be valid.
+        self._previous_secrets: list[tuple[bytes, float]] = []
         self._local: dict[str, dict[Subscriber, None]] = {}
         self._broker_channels: set[str] = set()
         self._started = False
@@ -256,7 +287,8 @@ class Hub:
         self._starting = asyncio.get_running_loop().create_future()
         try:
             await self.broker.start(self._on_publication, self._on_control)
-            self._secret = await self.broker.shared_secret()
+            if not self._secret_given:
+                self._secret = await self.broker.shared_secret()
             await self.broker.subscribe(_NODE_PREFIX + self.node)
             self._maintenance = asyncio.get_running_loop().create_task(self._upkeep())
             self._started = True
@@ -328,7 +360,7 @@ class Hub:
     async def subscribe(self, client_id: str, channel: str) -> None:
         """Subscribe a client to ``channel``, whatever the channel's rules say."""
         await self.start()
-        grant = sign_token(self._secret, None, expires_in=3600, cid=client_id, gch=channel)
+        grant = sign_token(self._secret, None, expires_in=_GRANT_TTL, cid=client_id, gch=channel)
         await self._publish(
             "#" + client_id, notification("subscribe", {"ch": channel, "grant": grant})
         )
@@ -460,6 +492,15 @@ class Hub:
             params = {"ch": channel, "client": client.id, **info}
             await self.broker.publish_control(channel, notification("join", params))
 
+    async def refresh_presence(self, channel: str, client: HubClient) -> None:
+        """Keep ``client``'s presence in ``channel`` alive, if it is there.
+
+        HTTP downstream requests refresh and never join: one that set out before
+        the client's ``unsubscribe`` may arrive after it, and must not bring the
+        client back. ``subscribe`` joins.
+        """
+        await self.broker.presence_refresh(channel, client.id, self.presence_ttl)
+
     async def _leave(self, channel: str, client: HubClient) -> None:
         info = await self.broker.presence_remove(channel, client.id)
         if info is not None:
@@ -467,7 +508,7 @@ class Hub:
             await self.broker.publish_control(channel, notification("leave", params))
 
     async def _upkeep(self) -> None:
-        """Refresh the presence of local WebSocket clients, announce expired entries,
+        """Refresh the presence of local clients, announce expired entries,
         and drop broker subscriptions no local subscriber needs any more."""
         interval = min(self.presence_ttl / 3, 5.0)
         while True:
@@ -480,15 +521,18 @@ class Hub:
                 logger.exception("hub upkeep failed")
 
     async def _upkeep_once(self) -> None:
+        await self._keep_secret()
         for channel, subscribers in list(self._local.items()):
             options = self.options(channel)
             if options is None or not options.presence:
                 continue
             for subscriber in list(subscribers):
-                if isinstance(subscriber, WebSocketSubscriber) or (
-                    isinstance(subscriber, QueueSubscriber) and subscriber.ended is None
-                ):
+                if isinstance(subscriber, WebSocketSubscriber):
+                    # The connection is the subscription: an entry lost (Redis
+                    # lost its data, say) comes back.
                     await self.join(channel, subscriber.client)
+                elif isinstance(subscriber, QueueSubscriber) and subscriber.ended is None:
+                    await self.refresh_presence(channel, subscriber.client)
         for channel, client_id, info in await self.broker.presence_expired():
             params = {"ch": channel, "client": client_id, **json.loads(info)}
             await self.broker.publish_control(channel, notification("leave", params))
@@ -530,13 +574,57 @@ class Hub:
             return Identity(claims.user, claims.info, claims.channels)
         return Identity()
 
+    async def _keep_secret(self) -> None:
+        """Offer the broker the secret this node signs with (at each upkeep; the Redis
+        broker also does after each reconnection): it writes it back if it lost it.
+
+        If it holds another one (Redis lost its data and a node started meanwhile
+        made a new one), this node signs with that one from now on, so that every
+        node accepts what it signs, and still accepts what it signed before until
+        that expires (``session_ttl``, an hour for grants). Nodes that never had
+        the old secret refuse those sessions: the clients connect again as new
+        clients. ``Hub(secret=...)`` avoids all this.
+        """
+        if self._secret_given:
+            return
+        held = await self.broker.offer_secret(self._secret)
+        if held == self._secret:
+            return
+        logger.warning(
+            "the broker holds another hub secret than this node's (it lost its data and "
+            "another node made a new one): signing with it from now on; give every node "
+            "the same Hub(secret=...) to avoid this"
+        )
+        until = time.monotonic() + max(self.session_ttl, _GRANT_TTL)
+        kept = [(key, end) for key, end in self._previous_secrets if key != held]
+        kept.append((self._secret, until))
+        self._previous_secrets = kept[-_MAX_PREVIOUS_SECRETS:]
+        self._secret = held
+
+    def _verified(self, check: Callable[[bytes], _T]) -> _T:
+        """``check(secret)`` with the secret this node signs with, else with one it
+        signed with before (``_keep_secret``); the first's ``InvalidToken`` if none."""
+        try:
+            return check(self._secret)
+        except InvalidToken:
+            if not self._previous_secrets:
+                raise
+            now = time.monotonic()
+            self._previous_secrets = [(k, end) for k, end in self._previous_secrets if end > now]
+            for key, _ in self._previous_secrets:
+                with contextlib.suppress(InvalidToken):
+                    return check(key)
+            raise
+
     def client_from_session(self, session: str, *, transport: str, request: Any) -> HubClient:
         """The client a session string names.
 
         Raises:
             InvalidToken: forged, malformed or expired.
         """
-        return HubClient.from_session(self._secret, session, transport=transport, request=request)
+        return self._verified(
+            lambda key: HubClient.from_session(key, session, transport=transport, request=request)
+        )
 
     def session_of(self, client: HubClient) -> str:
         """A fresh session string for ``client``."""
@@ -569,7 +657,7 @@ class Hub:
 
     def _granted(self, grant: str, client: HubClient, channel: str) -> bool:
         try:
-            claims = verify_token(self._secret, grant)
+            claims = self._verified(lambda key: verify_token(key, grant))
         except InvalidToken:
             return False
         extra = claims.extra or {}

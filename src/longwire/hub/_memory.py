@@ -44,7 +44,7 @@ class MemoryBroker(Broker):
         self._streams: dict[str, _Stream] = {}
         self._subscribed: set[str] = set()
         self._presence: dict[str, dict[str, tuple[str, float]]] = {}
-        self._secret = os.urandom(32)
+        self._secret: bytes | None = None
         self._on_publication: PublicationCallback | None = None
         self._on_control: ControlCallback | None = None
 
@@ -120,6 +120,15 @@ class MemoryBroker(Broker):
         members[client] = (info, now + ttl)
         return previous is None or previous[1] <= now
 
+    async def presence_refresh(self, channel: str, client: str, ttl: float) -> bool:
+        now = time.monotonic()
+        members = self._presence.get(channel)
+        entry = members.get(client) if members else None
+        if members is None or entry is None or entry[1] <= now:
+            return False
+        members[client] = (entry[0], now + ttl)
+        return True
+
     async def presence_remove(self, channel: str, client: str) -> str | None:
         members = self._presence.get(channel)
         if not members:
@@ -149,4 +158,11 @@ class MemoryBroker(Broker):
         return expired
 
     async def shared_secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = os.urandom(32)
+        return self._secret
+
+    async def offer_secret(self, secret: bytes) -> bytes:
+        if self._secret is None:
+            self._secret = secret
         return self._secret

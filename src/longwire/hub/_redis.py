@@ -178,6 +178,26 @@ return {joined, added, expires}
 """
 )
 
+# KEYS: zset, info. ARGV: client, ttl (ms), key grace (ms). Extends an unexpired
+# entry (a later expiry never lowers the index's bound); 1 if it was there.
+_PRESENCE_REFRESH = (
+    _NOW_MS
+    + """
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not old or tonumber(old) <= now then
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+local keep = tonumber(ARGV[2]) + tonumber(ARGV[3])
+for _, key in ipairs(KEYS) do
+  if redis.call('PTTL', key) < keep then
+    redis.call('PEXPIRE', key, keep)
+  end
+end
+return 1
+"""
+)
+
 # KEYS: zset, info. ARGV: client. Returns its info if it was there and not expired.
 _PRESENCE_REMOVE = (
     _NOW_MS
@@ -232,6 +252,18 @@ end
 return {out, earliest}
 """
 )
+
+
+# KEYS: the secret. ARGV: a secret (hex). Stores it unless one is there; returns
+# the one there. One script, so that it reads what it did not overwrite.
+_OFFER_SECRET = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  return held
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
 
 
 @contextlib.contextmanager
@@ -317,12 +349,16 @@ class RedisBroker(Broker):
         self._publish = self._redis.register_script(_PUBLISH)
         self._history = self._redis.register_script(_HISTORY)
         self._presence_add = self._redis.register_script(_PRESENCE_ADD)
+        self._presence_refresh = self._redis.register_script(_PRESENCE_REFRESH)
         self._presence_remove = self._redis.register_script(_PRESENCE_REMOVE)
         self._presence = self._redis.register_script(_PRESENCE)
         self._presence_due = self._redis.register_script(_PRESENCE_DUE)
         self._presence_sweep = self._redis.register_script(_PRESENCE_SWEEP)
+        self._offer_secret = self._redis.register_script(_OFFER_SECRET)
         self._index_key = f"{prefix}presence"
         self._secret_key = f"{prefix}secret"
+        # The shared secret this node last read, written back after each reconnection.
+        self._secret: bytes | None = None
 
         self._on_publication: PublicationCallback | None = None
         self._on_control: ControlCallback | None = None
@@ -519,6 +555,7 @@ class RedisBroker(Broker):
             try:
                 connect: Callable[[], Awaitable[None]] = conn.connect  # untyped in redis-py
                 await connect()
+                await self._reoffer_secret()
                 await self._resync(conn)
                 if lost is not None:
                     logger.warning("reconnected to Redis pub/sub after: %s", lost)
@@ -657,6 +694,14 @@ class RedisBroker(Broker):
                 await self._redis.zadd(self._index_key, {channel: expires}, lt=True)
         return bool(joined)
 
+    async def presence_refresh(self, channel: str, client: str, ttl: float) -> bool:
+        keys = [self._key(channel, "p"), self._key(channel, "i")]
+        with _translated():
+            extended = await self._presence_refresh(
+                keys, [client, _ms(ttl), _ms(PRESENCE_KEY_GRACE)]
+            )
+        return bool(extended)
+
     async def presence_remove(self, channel: str, client: str) -> str | None:
         keys = [self._key(channel, "p"), self._key(channel, "i")]
         with _translated():
@@ -718,9 +763,23 @@ class RedisBroker(Broker):
     # Shared secret ---------------------------------------------------------------
 
     async def shared_secret(self) -> bytes:
+        return await self.offer_secret(secrets.token_bytes(32))
+
+    async def offer_secret(self, secret: bytes) -> bytes:
         with _translated():
-            await self._redis.set(self._secret_key, secrets.token_hex(32), nx=True)
-            value = await self._redis.get(self._secret_key)
-        if value is None:  # deleted between the two commands: take the next one
-            return await self.shared_secret()
-        return bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
+            held: str = await self._offer_secret([self._secret_key], [secret.hex()])
+        self._secret = bytes.fromhex(held)
+        return self._secret
+
+    async def _reoffer_secret(self) -> None:
+        """After a reconnection: write the secret back in case Redis lost its data,
+        before a node started meanwhile makes another one (the hub's upkeep also
+        offers it, and adopts the one Redis holds if another node's won)."""
+        if self._secret is None:
+            return
+        try:
+            await self.offer_secret(self._secret)
+        except BrokerUnavailable:
+            pass  # down again: the pub/sub connection will fail and retry too
+        except Exception:
+            logger.exception("could not write the shared secret back to Redis")

@@ -216,7 +216,7 @@ class _Routes:
                     )
                 releases.append((channel, history.position.offset))
                 if options.presence:
-                    await hub.join(channel, client)
+                    await hub.refresh_presence(channel, client)
         except BrokerUnavailable:
             await hub.detach_all(subscriber, leave=False)
             raise HTTPError(503, "broker unavailable") from None
