@@ -226,12 +226,8 @@ def test_publications_rpc_and_messages(browser: BrowserThread, transport: str) -
             await hub.call(client, "missing", timeout=5)
         assert missing.value.code == -32601
 
-        # A server-side subscription to a channel the page may not choose itself.
-        # Over HTTP the grant reaches the `subscribe` call but not the downstream
-        # requests (`ch=` carries no grant), which then answer `unsubscribed`:
-        # a protocol gap reported to the hub's author, so WebSocket only here.
-        if transport != "websocket":
-            return
+        # A server-side subscription to a channel the page may not choose itself
+        # (over HTTP each downstream request carries its grant).
         await hub.subscribe(client, "secret:x")
         await until(page, "ev.some((e) => e[0] === 'subscribed' && e[1] === 'secret:x')")
         await hub.publish("secret:x", "classified")

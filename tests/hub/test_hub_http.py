@@ -157,6 +157,69 @@ def test_a_downstream_request_arriving_after_unsubscribe_does_not_rejoin():
     run(main())
 
 
+def test_a_server_side_subscription_is_read_over_http_with_its_grant():
+    """Over HTTP every downstream request is checked again: the grant of a
+    server-side subscription goes with it (g=), and only its client may use it."""
+
+    def configure(hub):
+        hub.channel("private:*", subscribe=False, history_size=10)
+
+    async def main():
+        async with (
+            serving(configure, poll_timeout=0.3) as (base, hub),
+            aiohttp.ClientSession() as http,
+        ):
+            client = HttpClient(base, http)
+            me = (await client.connect(token=None))["client"]
+            await hub.subscribe(me, "private:1")
+            [note] = [m for m in await client.poll() if m["method"] == "pub"]
+            grant = note["params"]["d"]["params"]["grant"]
+            result = await client.call("subscribe", {"ch": "private:1", "grant": grant})
+            client.positions["private:1"] = (result["e"], result["o"])
+            await hub.publish("private:1", "secret")
+
+            async def poll(query):
+                async with http.get(f"http://{base}/poll", params=query) as response:
+                    assert response.status == 200, await response.text()
+                    return [(m["method"], m["params"]) for m in await response.json()]
+
+            without = await poll(client.query())
+            assert (
+                "unsubscribed",
+                {"ch": "private:1", "reason": "not allowed to subscribe to 'private:1'"},
+            ) in without
+            with_grant = await poll([*client.query(), ("g", grant)])
+            assert [p["d"] for m, p in with_grant if m == "pub" and p["ch"] == "private:1"] == [
+                "secret"
+            ]
+            # Another client's request, or a forged grant, gets nothing from it.
+            other = HttpClient(base, http)
+            await other.connect(token=None)
+            other.positions["private:1"] = (result["e"], result["o"])
+            for grants in ([("g", grant)], [("g", grant[:-2] + "xx")]):
+                stolen = await poll([*other.query(), *grants])
+                assert (
+                    "unsubscribed",
+                    {"ch": "private:1", "reason": "not allowed to subscribe to 'private:1'"},
+                ) in stolen
+                assert not [p for m, p in stolen if m == "pub" and p["ch"] == "private:1"]
+
+    run(main())
+
+
+def test_downstream_requests_with_too_many_grants_are_refused():
+    async def main():
+        async with serving(max_subscriptions=3) as (base, _), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            await client.connect(token=None)
+            too_many = [*client.query(), *[("g", "x")] * 4]
+            async with http.get(f"http://{base}/poll", params=too_many) as response:
+                assert response.status == 400
+                assert "too many grants" in await response.text()
+
+    run(main())
+
+
 def test_a_server_to_client_call_answered_over_post():
     async def main():
         async with serving() as (base, hub), aiohttp.ClientSession() as http:

@@ -57,7 +57,6 @@ _SERVER_CHANNEL = ChannelOptions(subscribe=False, publish=False)
 _UNSUBSCRIBE = "!u "  # control message: drop client <id> from the channel
 _NODE_PREFIX = "!node:"
 _MIN_SECRET_SIZE = 16  # bytes: an HMAC key that cannot be guessed
-_GRANT_TTL = 3600.0  # seconds a grant (``hub.subscribe``) stays valid
 _MAX_PREVIOUS_SECRETS = 4
 
 _T = TypeVar("_T")
@@ -360,7 +359,11 @@ class Hub:
     async def subscribe(self, client_id: str, channel: str) -> None:
         """Subscribe a client to ``channel``, whatever the channel's rules say."""
         await self.start()
-        grant = sign_token(self._secret, None, expires_in=_GRANT_TTL, cid=client_id, gch=channel)
+        # A grant lasts as long as a session: the client presents it again on
+        # every reconnect, and over HTTP on every downstream request.
+        grant = sign_token(
+            self._secret, None, expires_in=self.session_ttl, cid=client_id, gch=channel
+        )
         await self._publish(
             "#" + client_id, notification("subscribe", {"ch": channel, "grant": grant})
         )
@@ -581,7 +584,7 @@ class Hub:
         If it holds another one (Redis lost its data and a node started meanwhile
         made a new one), this node signs with that one from now on, so that every
         node accepts what it signs, and still accepts what it signed before until
-        that expires (``session_ttl``, an hour for grants). Nodes that never had
+        that expires (``session_ttl``). Nodes that never had
         the old secret refuse those sessions: the clients connect again as new
         clients. ``Hub(secret=...)`` avoids all this.
         """
@@ -595,7 +598,7 @@ class Hub:
             "another node made a new one): signing with it from now on; give every node "
             "the same Hub(secret=...) to avoid this"
         )
-        until = time.monotonic() + max(self.session_ttl, _GRANT_TTL)
+        until = time.monotonic() + self.session_ttl
         kept = [(key, end) for key, end in self._previous_secrets if key != held]
         kept.append((self._secret, until))
         self._previous_secrets = kept[-_MAX_PREVIOUS_SECRETS:]
@@ -656,12 +659,20 @@ class Hub:
         return options
 
     def _granted(self, grant: str, client: HubClient, channel: str) -> bool:
+        return self.granted_channel(grant, client) == channel
+
+    def granted_channel(self, grant: str, client: HubClient) -> str | None:
+        """The channel ``grant`` (from ``subscribe``) lets ``client`` read; None if
+        it is forged, expired or another client's."""
         try:
             claims = self._verified(lambda key: verify_token(key, grant))
         except InvalidToken:
-            return False
+            return None
         extra = claims.extra or {}
-        return extra.get("cid") == client.id and extra.get("gch") == channel
+        channel = extra.get("gch")
+        if extra.get("cid") != client.id or not isinstance(channel, str):
+            return None
+        return channel
 
     # JSON-RPC.
 

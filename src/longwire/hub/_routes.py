@@ -187,13 +187,22 @@ class _Routes:
             raise HTTPError(400, str(exc)) from None
         if len(positions) > hub.max_subscriptions + 1:
             raise HTTPError(400, "too many channels")
+        # Grants of server-side subscriptions (hub.subscribe), each naming its channel.
+        grants: dict[str, str] = {}
+        given = request.query_list("g")
+        if len(given) > hub.max_subscriptions:
+            raise HTTPError(400, "too many grants")
+        for grant in given:
+            granted = hub.granted_channel(grant, client)
+            if granted is not None:
+                grants[granted] = grant
         subscriber = QueueSubscriber(client, hub.max_queue)
         first: list[str] = []
         releases: list[tuple[str, int]] = []
         try:
             for channel, position in positions:
                 try:
-                    options = await hub.may_subscribe(client, channel)
+                    options = await hub.may_subscribe(client, channel, grants.get(channel))
                 except RPCError as exc:
                     first.append(
                         notification("unsubscribed", {"ch": channel, "reason": exc.message})

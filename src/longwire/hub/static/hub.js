@@ -765,7 +765,12 @@
     _listed() {
       const query = new URLSearchParams();
       if (this._personalSub) query.append("ch", this._position(this._personalSub));
-      for (const sub of this._subs.values()) if (sub._pos) query.append("ch", this._position(sub));
+      for (const sub of this._subs.values()) {
+        if (!sub._pos) continue;
+        query.append("ch", this._position(sub));
+        // A server-side subscription: the grant lets each request read the channel.
+        if (sub._grant) query.append("g", sub._grant);
+      }
       return query.toString();
     }
 
