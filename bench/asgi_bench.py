@@ -56,8 +56,6 @@ import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
-import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -72,22 +70,21 @@ from typing import Any
 from servers_bench import (
     HOST,
     READY_TIMEOUT,
-    RESULTS_DIR,
     SERVER_CPU,
     SERVERS_DIR,
     WORKLOADS,
+    Run,
     Server,
     ServerExitedEarly,
     child_env,
     derive,
     fmt,
     free_port,
+    measure,
     median,
-    run_loadgen,
-    run_wrk,
-    save_record,
-    try_cell,
+    status,
     versions,
+    window_defaults,
 )
 
 APP = "asgi_starlette_app:app"
@@ -190,22 +187,7 @@ def start(name: str) -> Server:
 
 
 def run_cell(name: str, workload_name: str, args: argparse.Namespace) -> dict[str, Any]:
-    workload = WORKLOADS[workload_name]
-    server = start(name)
-    try:
-        server.wait_ready()
-        if workload.kind == "wrk":
-            result = run_wrk(server, workload, args.wrk_duration, warmup=not args.quick)
-        else:
-            arguments = list(workload.quick if args.quick else workload.loadgen)
-            arguments += ["--duration", str(args.duration), "--warmup", str(args.warmup)]
-            result = run_loadgen(server, arguments, args.duration + args.warmup + 90)
-        if server.process.poll() is not None:
-            result = {"ok": False, "error": f"server died: {server.last_error()}"}
-        result["loop"] = server.loop
-        return result
-    finally:
-        server.stop()
+    return measure(start(name), WORKLOADS[workload_name], args)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -298,15 +280,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--output", type=Path, help="JSON file (default "
                         "bench/results/asgi-<ts>.json)")
-    args = parser.parse_args()
-    if args.repeat is None:
-        args.repeat = 1 if args.quick else 3
-    if args.duration is None:
-        args.duration = 0.5 if args.quick else 5.0
-    args.duration = min(args.duration, 10.0)
-    args.warmup = 0.1 if args.quick else 1.0
+    args = window_defaults(parser.parse_args(), duration=5.0)
     args.wrk_duration = max(1, round(args.duration))
     return args
+
+
+def timed_status(result: dict[str, Any], unit: str) -> str:
+    return (f"{fmt(result['value'])} {unit}, server "
+            f"{fmt(result['server_us_per_msg'])} µs/msg, cpu server "
+            f"{result['server_load']:.0%} client {result['client_load']:.0%}")
 
 
 def main() -> int:
@@ -316,50 +298,22 @@ def main() -> int:
     if any(WORKLOADS[w].kind == "wrk" for w in workloads) and shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    started = datetime.datetime.now()
-    print(f"# ASGI benchmark {started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
+    run = Run(datetime.datetime.now())
+    print(f"# ASGI benchmark {run.started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
           f"window {args.duration:g} s{', quick' if args.quick else ''}", flush=True)
-    skipped: dict[str, str] = {}
-    cells: list[dict[str, Any]] = []
-    failures = 0
     for rep in range(args.repeat):
         for workload_name in workloads:
             workload = WORKLOADS[workload_name]
-            shift = rep % len(servers)
-            for server in servers[shift:] + servers[:shift]:
-                if server in skipped:
-                    continue
-                result = try_cell(server, partial(run_cell, server, workload_name, args),
-                                  skipped)
-                if result is None:
-                    continue
-                derive(result, workload)
-                result.update(rep=rep, workload=workload_name, server=server)
-                cells.append(result)
-                if not result.get("ok"):
-                    failures += 1
-                    status = f"FAILED {result['error']}"
-                else:
-                    status = (f"{fmt(result['value'])} {workload.unit}, server "
-                              f"{fmt(result['server_us_per_msg'])} µs/msg, cpu server "
-                              f"{result['server_load']:.0%} client {result['client_load']:.0%}")
-                print(f"  rep {rep + 1} {workload_name:18} {server:16} {status}", flush=True)
-    shown = [s for s in servers if s not in skipped]
-    print(table(cells, workloads, shown))
-    for message in skipped.values():
-        print(f"\nSKIPPED {message}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    output = args.output or RESULTS_DIR / f"asgi-{started:%Y%m%d-%H%M%S}.json"
-    record = {
-        "started": started.isoformat(timespec="seconds"),
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "versions": all_versions(servers),
+            for server in run.order(servers, rep):
+                result = run.cell(server, partial(run_cell, server, workload_name, args),
+                                  partial(derive, workload=workload), rep, workload_name)
+                if result is not None:
+                    line = status(result, partial(timed_status, unit=workload.unit))
+                    print(f"  rep {rep + 1} {workload_name:18} {server:16} {line}", flush=True)
+    return run.finish(table(run.cells, workloads, run.shown(servers)), args.output, "asgi-", {
+        **run.record(args), "versions": all_versions(servers),
         "settings": {s: PEERS[s].settings for s in servers},
-        "skipped": skipped,
-        "cells": cells,
-    }
-    return save_record(record, output, failures)
+    })
 
 
 if __name__ == "__main__":

@@ -66,14 +66,12 @@ import dataclasses
 import datetime
 import json
 import os
-import platform
 import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -82,21 +80,20 @@ from typing import Any
 # bench/ is not a package: run as a script, its directory is sys.path[0].
 import loadgen
 from servers_bench import (
-    CLIENT_BOUND,
     CLIENT_CPU,
     HOST,
-    RESULTS_DIR,
     ROOT,
     SERVER_CPU,
     SERVERS_DIR,
+    Run,
     Server,
-    child_env,
+    cpu_shares,
     fmt,
     free_port,
     median,
-    save_record,
+    run_json,
+    status,
     stop,
-    try_cell,
     versions,
 )
 
@@ -209,33 +206,10 @@ class BroadcastServer(Server):
     handshake and teardown, another command line)."""
 
     def __init__(self, name: str, extra: list[str]) -> None:
-        self.name = name
-        self.port = free_port()
         self.control_port = free_port()
         peer = PEERS[name]
-        command = [
-            "taskset",
-            "-c",
-            SERVER_CPU,
-            sys.executable,
-            str(SERVERS_DIR / peer.script),
-            "--port",
-            str(self.port),
-            "--control-port",
-            str(self.control_port),
-            *peer.arguments,
-            *extra,
-        ]
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            stdin=subprocess.DEVNULL,
-            env=child_env(),
-            start_new_session=True,
-        )
-        self.loop = "?"
+        arguments = ["--control-port", str(self.control_port), *peer.arguments, *extra]
+        self.start(name, peer.script, arguments)
 
 
 class NotAvailable(Exception):
@@ -343,19 +317,11 @@ class Subscriber(loadgen.Client):
         self.frame_left = 0  # payload bytes of a frame that ends in a later read
         self.frame_kind = (0, 0)  # (opcode, length) of that frame
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        lines = [
-            f"GET {self.path} HTTP/1.1",
-            f"Host: {self.host}:{self.port}",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key: {self.key.decode()}",
-            "Sec-WebSocket-Version: 13",
-        ]
+    def handshake_lines(self) -> list[str]:
+        lines = super().handshake_lines()
         if self.protocol == "hub":
             lines.append("Sec-WebSocket-Protocol: jsonrpc")
-        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())  # type: ignore[attr-defined]
+        return lines
 
     def send_text(self, text: str) -> None:
         assert self.transport is not None
@@ -760,26 +726,7 @@ def run_cell(name: str, clients: int, messages: int, args: argparse.Namespace) -
             "--timeout",
             str(args.timeout),
         ]
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=child_env(),
-            start_new_session=True,
-            text=True,
-        )
-        try:
-            out, err = process.communicate(timeout=args.timeout + 180)
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "error": "load generator timed out"}
-        finally:
-            stop(process)
-        try:
-            result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
-            tail = " | ".join(err.strip().splitlines()[-3:])
-            result = {"ok": False, "error": f"load generator failed: {tail}"}
+        result = run_json(command, timeout=args.timeout + 180)
         for server in servers:
             if server.process.poll() is not None:
                 result = {"ok": False, "error": f"server died: {server.last_error()}"}
@@ -807,14 +754,7 @@ def derive(result: dict[str, Any]) -> None:
     result["value"] = result["messages"] / seconds
     result["latency"] = statistics.median(result["latencies"]) if result["latencies"] else None
     result["server_us_per_msg"] = result["server_cpu"] / result["messages"] * 1e6
-    result["server_load"] = result["server_cpu"] / seconds
-    result["client_load"] = result["client_cpu"] / seconds
-    busy = result.get("cpu_busy", {}).get(f"cpu{SERVER_CPU}")
-    if busy is not None:
-        result["cpu0_others"] = max(0.0, busy - result["server_cpu"]) / seconds
-    result["client_bound"] = (
-        result["client_load"] >= CLIENT_BOUND and result["server_load"] < CLIENT_BOUND
-    )
+    cpu_shares(result, seconds, seconds)
 
 
 # -- report -----------------------------------------------------------------------------
@@ -933,56 +873,40 @@ def messages_for(clients: int, args: argparse.Namespace) -> int:
     return 200 if clients <= 1000 else 20
 
 
+def timed_status(result: dict[str, Any]) -> str:
+    return (
+        f"{fmt(result['value'])} msg/s, burst {result['seconds']:.2f} s, "
+        f"fan-out {result['latency'] * 1000:.1f} ms, server "
+        f"{fmt(result['server_us_per_msg'])} µs/msg, cpu server "
+        f"{result['server_load']:.0%} client {result['client_load']:.0%}"
+    )
+
+
 def main() -> int:
     args = parse_args()
     if args.loadgen:
         return loadgen_main(args)
     servers = args.servers or DEFAULT_SERVERS
-    started = datetime.datetime.now()
+    run = Run(datetime.datetime.now())
     print(
-        f"# broadcast benchmark {started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
+        f"# broadcast benchmark {run.started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
         f"subscribers {args.clients}, {args.trials} fan-out trials"
         f"{', quick' if args.quick else ''}",
         flush=True,
     )
-    skipped: dict[str, str] = {}
-    cells: list[dict[str, Any]] = []
-    failures = 0
     for rep in range(args.repeat):
         for clients in args.clients:
             messages = messages_for(clients, args)
-            shift = rep % len(servers)
-            for server in servers[shift:] + servers[:shift]:
-                if server in skipped:
-                    continue
-                result = try_cell(
-                    server, partial(run_cell, server, clients, messages, args), skipped
+            for server in run.order(servers, rep):
+                result = run.cell(
+                    server, partial(run_cell, server, clients, messages, args), derive,
+                    rep, WORKLOAD, clients_requested=clients,
                 )
-                if result is None:
-                    continue
-                derive(result)
-                result.update(rep=rep, workload=WORKLOAD, server=server, clients_requested=clients)
-                cells.append(result)
-                if not result.get("ok"):
-                    failures += 1
-                    status = f"FAILED {result['error']}"
-                elif "skipped" in result:
-                    status = f"n/a ({result['skipped']})"
-                else:
-                    status = (
-                        f"{fmt(result['value'])} msg/s, burst {result['seconds']:.2f} s, "
-                        f"fan-out {result['latency'] * 1000:.1f} ms, server "
-                        f"{fmt(result['server_us_per_msg'])} µs/msg, cpu server "
-                        f"{result['server_load']:.0%} client {result['client_load']:.0%}"
-                    )
-                print(f"  rep {rep + 1} {clients:>6} {server:17} {status}", flush=True)
-    shown = [s for s in servers if s not in skipped]
-    for clients in args.clients:
-        print(table(cells, shown, clients))
-    for message in skipped.values():
-        print(f"\nSKIPPED {message}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    output = args.output or RESULTS_DIR / f"broadcast-{started:%Y%m%d-%H%M%S}.json"
+                if result is not None:
+                    line = status(result, timed_status)
+                    print(f"  rep {rep + 1} {clients:>6} {server:17} {line}", flush=True)
+    shown = run.shown(servers)
+    tables = "\n".join(table(run.cells, shown, clients) for clients in args.clients)
     found = versions(servers)
     for package in ("python-socketio", "python-engineio", "redis", "hiredis"):
         with contextlib.suppress(Exception):
@@ -992,16 +916,10 @@ def main() -> int:
             ["redis-server", "--version"], capture_output=True, text=True, check=False
         ).stdout
         found["redis-server"] = banner.split("v=")[1].split()[0] if "v=" in banner else banner
-    record = {
-        "started": started.isoformat(timespec="seconds"),
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "versions": found,
+    return run.finish(tables, args.output, "broadcast-", {
+        **run.record(args), "versions": found,
         "settings": {s: PEERS[s].settings for s in servers},
-        "skipped": skipped,
-        "cells": cells,
-    }
-    return save_record(record, output, failures)
+    })
 
 
 if __name__ == "__main__":

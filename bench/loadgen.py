@@ -187,6 +187,10 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.transport.write(("\r\n".join(self.handshake_lines()) + "\r\n\r\n").encode())
+
+    def handshake_lines(self) -> list[str]:
+        """The upgrade request's request line and header fields."""
         lines = [
             f"GET {self.path} HTTP/1.1",
             f"Host: {self.host}:{self.port}",
@@ -197,7 +201,7 @@ class Client(asyncio.Protocol):
         ]
         if self.offer_deflate:
             lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
-        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return lines
 
     def connection_lost(self, exc: Exception | None) -> None:
         error = CheckFailed(f"connection closed by the server ({exc})")

@@ -51,11 +51,7 @@ import asyncio
 import dataclasses
 import datetime
 import json
-import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -63,28 +59,24 @@ from typing import Any
 
 # bench/ is not a package: run as a script, its directory is sys.path[0].
 from servers_bench import (
-    CLIENT_BOUND,
     CLIENT_CPU,
     HOST,
-    RESULTS_DIR,
-    SERVER_CPU,
     SERVERS_DIR,
+    Run,
     Server,
-    child_env,
     cpu_busy_seconds,
     cpu_seconds,
+    cpu_shares,
     fmt,
-    free_port,
     median,
-    save_record,
-    stop,
-    try_cell,
+    run_json,
+    status,
     versions,
+    window_defaults,
 )
 
-BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(SERVERS_DIR))
-from _longpoll_common import DATA, QUEUE  # noqa: E402 - the servers' own constants
+from _longpoll_common import DATA, QUEUE  # the servers' own constants
 
 WORKLOAD = "longpoll-push"
 LONGWIRES = ("longwire-sessions", "longwire-plain")
@@ -133,18 +125,7 @@ class LongpollServer(Server):
     READY handshake and teardown, another command line)."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.port = free_port()
-        command = [
-            "taskset", "-c", SERVER_CPU, sys.executable, str(SERVERS_DIR / PEERS[name].script),
-            "--port", str(self.port),
-        ]
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL,
-            env=child_env(), start_new_session=True,
-        )
-        self.loop = "?"
+        self.start(name, PEERS[name].script, [])
 
 
 # -- the load generator (``--loadgen``, pinned to CPU 1) ----------------------------------
@@ -306,25 +287,7 @@ def run_cell(name: str, args: argparse.Namespace) -> dict[str, Any]:
             "--protocol", PEERS[name].protocol, "--clients", str(args.clients),
             "--duration", str(args.duration), "--warmup", str(args.warmup),
         ]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            env=child_env(), start_new_session=True, text=True,
-        )
-        try:
-            out, err = process.communicate(timeout=args.duration + args.warmup + 60)
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "error": "load generator timed out"}
-        finally:
-            stop(process)
-        try:
-            result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
-            tail = " | ".join(err.strip().splitlines()[-3:])
-            return {"ok": False, "error": f"load generator failed: {tail}"}
-        if server.process.poll() is not None:
-            result = {"ok": False, "error": f"server died: {server.last_error()}"}
-        result["loop"] = server.loop
-        return result
+        return server.outcome(run_json(command, timeout=args.duration + args.warmup + 60))
     finally:
         server.stop()
 
@@ -338,14 +301,7 @@ def derive(result: dict[str, Any]) -> None:
     result["polls_per_s"] = result["polls"] / seconds
     result["per_poll"] = result["messages"] / max(1, result["polls"])
     result["server_us_per_msg"] = result["server_cpu"] / max(1, result["messages"]) * 1e6
-    result["server_load"] = result["server_cpu"] / seconds
-    result["client_load"] = result["client_cpu"] / seconds
-    busy = result.get("cpu_busy", {}).get(f"cpu{SERVER_CPU}")
-    if busy is not None:
-        result["cpu0_others"] = max(0.0, busy - result["server_cpu"]) / seconds
-    result["client_bound"] = (
-        result["client_load"] >= CLIENT_BOUND and result["server_load"] < CLIENT_BOUND
-    )
+    cpu_shares(result, seconds, seconds)
 
 
 # -- report -----------------------------------------------------------------------------
@@ -422,15 +378,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--protocol", choices=["minimal", "sessions"], help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.repeat is None:
-        args.repeat = 1 if args.quick else 3
-    if args.duration is None:
-        args.duration = 0.5 if args.quick else 3.0
-    args.duration = min(args.duration, 10.0)
-    if args.warmup is None:
-        args.warmup = 0.1 if args.quick else 1.0
-    return args
+    return window_defaults(parser.parse_args(), duration=3.0)
+
+
+def timed_status(result: dict[str, Any]) -> str:
+    return (f"{fmt(result['value'])} msg/s, {fmt(result['polls_per_s'])} polls/s, "
+            f"server {fmt(result['server_us_per_msg'])} µs/msg, cpu server "
+            f"{result['server_load']:.0%} client {result['client_load']:.0%}")
 
 
 def main() -> int:
@@ -438,49 +392,22 @@ def main() -> int:
     if args.loadgen:
         return loadgen_main(args)
     servers = args.servers or DEFAULT_SERVERS
-    started = datetime.datetime.now()
-    print(f"# long-poll benchmark {started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
+    run = Run(datetime.datetime.now())
+    print(f"# long-poll benchmark {run.started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
           f"window {args.duration:g} s, {args.clients} clients"
           f"{', quick' if args.quick else ''}", flush=True)
-    skipped: dict[str, str] = {}
-    cells: list[dict[str, Any]] = []
-    failures = 0
     for rep in range(args.repeat):
-        shift = rep % len(servers)
-        for server in servers[shift:] + servers[:shift]:
-            if server in skipped:
-                continue
-            result = try_cell(server, partial(run_cell, server, args), skipped)
-            if result is None:
-                continue
-            derive(result)
-            result.update(rep=rep, workload=WORKLOAD, server=server)
-            cells.append(result)
-            if result.get("ok"):
-                status = (f"{fmt(result['value'])} msg/s, {fmt(result['polls_per_s'])} polls/s, "
-                          f"server {fmt(result['server_us_per_msg'])} µs/msg, cpu server "
-                          f"{result['server_load']:.0%} client {result['client_load']:.0%}")
-            else:
-                failures += 1
-                status = f"FAILED {result['error']}"
-            print(f"  rep {rep + 1} {WORKLOAD} {server:18} {status}", flush=True)
-    shown = [s for s in servers if s not in skipped]
-    print(table(cells, shown, args.clients))
-    for message in skipped.values():
-        print(f"\nSKIPPED {message}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    output = args.output or RESULTS_DIR / f"longpoll-{started:%Y%m%d-%H%M%S}.json"
-    record = {
-        "started": started.isoformat(timespec="seconds"),
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                      if k not in ("loadgen", "port", "server_pid", "protocol")},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        for server in run.order(servers, rep):
+            result = run.cell(server, partial(run_cell, server, args), derive, rep, WORKLOAD)
+            if result is not None:
+                print(f"  rep {rep + 1} {WORKLOAD} {server:18} {status(result, timed_status)}",
+                      flush=True)
+    tables = table(run.cells, run.shown(servers), args.clients)
+    return run.finish(tables, args.output, "longpoll-", {
+        **run.record(args, leave_out=("loadgen", "port", "server_pid", "protocol")),
         "versions": versions(["longwire"]),
         "settings": {s: PEERS[s].settings for s in servers},
-        "skipped": skipped,
-        "cells": cells,
-    }
-    return save_record(record, output, failures)
+    })
 
 
 if __name__ == "__main__":

@@ -57,10 +57,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+# bench/ is not a package: run as a script, its directory is sys.path[0].
+from loadgen import cpu_busy_seconds, cpu_seconds
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -185,26 +188,6 @@ class ServerExitedEarly(Exception):
 # -- processes -------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_busy_seconds() -> dict[str, float]:
-    """Busy time of each CPU so far (/proc/stat: all but idle and iowait), in seconds."""
-    busy = {}
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"cpu") and line[3:4].isdigit():
-                name, *ticks = line.split()
-                values = [int(t) for t in ticks[:8]]
-                busy[name.decode()] = (sum(values) - values[3] - values[4]) / os.sysconf(
-                    "SC_CLK_TCK"
-                )
-    return busy
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -239,17 +222,20 @@ class Server:
     """A peer's server script, pinned to CPU 0, in its own process group."""
 
     def __init__(self, name: str, use_uvloop: bool, compression: bool = False) -> None:
+        flags = ["--uvloop"] if use_uvloop else []
+        if compression:
+            flags.append("--compression")
+        self.start(name, PEERS[name].script, flags)
+
+    def start(self, name: str, script: str, arguments: list[str]) -> None:
+        """Run ``bench/servers/<script> --port P *arguments`` on a fresh port (the
+        other benchmarks' server classes start their scripts with it too)."""
         self.name = name
         self.port = free_port()
-        peer = PEERS[name]
         command = [
-            "taskset", "-c", SERVER_CPU, sys.executable, str(SERVERS_DIR / peer.script),
-            "--port", str(self.port),
+            "taskset", "-c", SERVER_CPU, sys.executable, str(SERVERS_DIR / script),
+            "--port", str(self.port), *arguments,
         ]
-        if use_uvloop:
-            command.append("--uvloop")
-        if compression:
-            command.append("--compression")
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL,
@@ -283,6 +269,13 @@ class Server:
                 )
         raise RuntimeError(f"{self.name}: no READY within {READY_TIMEOUT:.0f} s")
 
+    def outcome(self, result: dict[str, Any]) -> dict[str, Any]:
+        """A cell's ``result`` with the loop the server ran on; a failure if it died."""
+        if self.process.poll() is not None:
+            result = {"ok": False, "error": f"server died: {self.last_error()}"}
+        result["loop"] = self.loop
+        return result
+
     def stderr_text(self) -> str:
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
@@ -309,6 +302,11 @@ def run_loadgen(server: Server, arguments: list[str], timeout: float) -> dict[st
         "--host", HOST, "--port", str(server.port), "--server-pid", str(server.process.pid),
         *arguments,
     ]
+    return run_json(command, timeout)
+
+
+def run_json(command: list[str], timeout: float) -> dict[str, Any]:
+    """Run a load generator; the JSON object its last line of output is, or a failure."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         env=child_env(), start_new_session=True, text=True,
@@ -329,6 +327,71 @@ def run_loadgen(server: Server, arguments: list[str], timeout: float) -> dict[st
     return result
 
 
+WRK_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+@dataclasses.dataclass
+class WrkRun:
+    """One timed ``wrk`` run: its totals and what ``sample()`` read before and after."""
+
+    out: str  # wrk's output
+    error: str | None  # "wrk failed: ..." (exit status, or no totals line)
+    requests: int
+    seconds: float  # wrk's own
+    read: float  # bytes, as wrk rounds them
+    wall_seconds: float
+    client_cpu: float
+    non_2xx: str | None  # wrk's count of non-2xx/3xx responses, if any
+    socket_errors: str
+    before: Any
+    after: Any
+
+
+def time_wrk(command: list[str], url: str, duration: int, warmup: bool,
+             sample: Callable[[], Any]) -> WrkRun:
+    """Run ``command`` (``wrk`` and its options) on ``url``: first a 1 s warm-up when
+    ``warmup``, then ``duration`` seconds timed, with ``sample()`` taken just before
+    and just after."""
+    if warmup:
+        subprocess.run([*command, "-d1s", url], capture_output=True, timeout=30, check=False)
+    command = [*command, f"-d{duration}s", url]
+    before = sample()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        # wait4 gives the CPU time of wrk (utime+stime, the same counters as
+        # /proc/PID/stat), which /proc no longer shows once it has exited.
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        after = sample()
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+    finally:
+        stop(process)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    total = re.search(r"(\d+) requests in ([\d.]+)(m?s)(?:, ([\d.]+)([KMGT]?)B read)?", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    run = WrkRun(
+        out=out, error=None, requests=0, seconds=0.0, read=0.0, wall_seconds=seconds,
+        client_cpu=usage.ru_utime + usage.ru_stime, non_2xx=errors.group(1) if errors else None,
+        socket_errors=socket_errors.group(1) if socket_errors else "", before=before, after=after,
+    )
+    if process.returncode or total is None:
+        run.error = f"wrk failed: {out.strip()[-300:]}"
+        return run
+    run.requests = int(total.group(1))
+    run.seconds = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
+    if total.group(4) is not None:
+        run.read = float(total.group(4)) * WRK_UNITS[total.group(5)]
+    return run
+
+
 def run_wrk(server: Server, workload: Workload, duration: int, warmup: bool) -> dict[str, Any]:
     check = run_loadgen(server, ["--workload", "http-check"], timeout=30)
     if not check.get("ok"):
@@ -340,45 +403,18 @@ def run_wrk(server: Server, workload: Workload, duration: int, warmup: bool) -> 
     command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c50"]
     if workload.pipelined:
         command += ["-s", str(BENCH / "wrk_pipeline.lua")]
-    if warmup:
-        subprocess.run([*command, "-d1s", url], capture_output=True, timeout=30, check=False)
-    command += [f"-d{duration}s", url]
-    server_start = cpu_seconds(server.process.pid)
-    busy_start = cpu_busy_seconds()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        # wait4 gives the CPU time of wrk (utime+stime, the same counters as
-        # /proc/PID/stat), which /proc no longer shows once it has exited.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        server_cpu = cpu_seconds(server.process.pid) - server_start
-        busy = cpu_busy_seconds()
-        assert process.stdout is not None
-        out = process.stdout.read().decode()
-    finally:
-        stop(process)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-    total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
-    if process.returncode or total is None:
-        return {"ok": False, "error": f"wrk failed: {out.strip()[-300:]}"}
-    requests = int(total.group(1))
-    wrk_seconds = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        return {"ok": False, "error": f"wrk: {errors.group(1)} non-2xx responses"}
-    socket_errors = re.search(r"Socket errors: (.*)", out)
+    pid = server.process.pid
+    run = time_wrk(command, url, duration, warmup, lambda: (cpu_seconds(pid), cpu_busy_seconds()))
+    if run.error:
+        return {"ok": False, "error": run.error}
+    if run.non_2xx:
+        return {"ok": False, "error": f"wrk: {run.non_2xx} non-2xx responses"}
+    (server_start, busy_start), (server_end, busy) = run.before, run.after
     return {
-        "ok": True, "messages": requests, "seconds": wrk_seconds, "wall_seconds": seconds,
-        "server_cpu": server_cpu, "client_cpu": usage.ru_utime + usage.ru_stime,
-        "keep_alive": check["keep_alive"],
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-        "client_cpu_window": seconds,
+        "ok": True, "messages": run.requests, "seconds": run.seconds,
+        "wall_seconds": run.wall_seconds, "server_cpu": server_end - server_start,
+        "client_cpu": run.client_cpu, "keep_alive": check["keep_alive"],
+        "socket_errors": run.socket_errors, "client_cpu_window": run.wall_seconds,
         "cpu_busy": {cpu: busy[cpu] - busy_start.get(cpu, 0.0) for cpu in busy},
     }
 
@@ -408,12 +444,83 @@ def save_record(record: dict[str, Any], output: Path, failures: int) -> int:
     return 0
 
 
+def status(result: dict[str, Any], timed: Callable[[dict[str, Any]], str]) -> str:
+    """A cell's progress line: FAILED, n/a, or ``timed(result)`` for a timed cell."""
+    if not result.get("ok"):
+        return f"FAILED {result['error']}"
+    if "skipped" in result:
+        return f"n/a ({result['skipped']})"
+    return timed(result)
+
+
+class Run:
+    """One benchmark run: its cells in the order they ran, the servers skipped, the failures;
+    the loop and the ending every benchmark script here shares."""
+
+    def __init__(self, started: datetime.datetime) -> None:
+        self.started = started
+        self.cells: list[dict[str, Any]] = []
+        self.skipped: dict[str, str] = {}  # server -> why
+        self.failures = 0
+
+    def order(self, servers: list[str], rep: int) -> Iterator[str]:
+        """``servers`` rotated by ``rep`` (each repetition starts with another), less
+        those skipped."""
+        shift = rep % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            if server not in self.skipped:
+                yield server
+
+    def cell(self, server: str, run: Callable[[], dict[str, Any]],
+            derive: Callable[[dict[str, Any]], None], rep: int, workload: str,
+            **labels: Any) -> dict[str, Any] | None:
+        """``try_cell(server, run)``, its figures added by ``derive``, labelled and kept;
+        ``None`` when the server is skipped."""
+        result = try_cell(server, run, self.skipped)
+        if result is None:
+            return None
+        derive(result)
+        result.update(rep=rep, workload=workload, server=server, **labels)
+        self.cells.append(result)
+        if not result.get("ok"):
+            self.failures += 1
+        return result
+
+    def shown(self, servers: list[str]) -> list[str]:
+        return [s for s in servers if s not in self.skipped]
+
+    def record(self, args: argparse.Namespace, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The head of the raw results: when, the arguments (less ``leave_out``), the machine."""
+        return {
+            "started": self.started.isoformat(timespec="seconds"),
+            "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                          if k not in leave_out},
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        }
+
+    def finish(self, tables: str, output: Path | None, prefix: str,
+               record: dict[str, Any]) -> int:
+        """Print the tables and the servers skipped, write ``record`` with the cells (to
+        ``output``, by default bench/results/<prefix><timestamp>.json); the exit status."""
+        print(tables)
+        for message in self.skipped.values():
+            print(f"\nSKIPPED {message}")
+        RESULTS_DIR.mkdir(exist_ok=True)
+        output = output or RESULTS_DIR / f"{prefix}{self.started:%Y%m%d-%H%M%S}.json"
+        record = {**record, "skipped": self.skipped, "cells": self.cells}
+        return save_record(record, output, self.failures)
+
+
 def run_cell(name: str, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
     peer = PEERS[name]
     if workload.needs and not getattr(peer, workload.needs):
         return {"ok": True, "skipped": f"no {workload.needs}"}
     compression = workload.needs == "deflate"
-    server = Server(name, args.uvloop, compression)
+    return measure(Server(name, args.uvloop, compression), workload, args)
+
+
+def measure(server: Server, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``workload`` against ``server`` (just started), then stop it."""
     try:
         server.wait_ready()
         if workload.kind == "wrk":
@@ -423,10 +530,7 @@ def run_cell(name: str, workload: Workload, args: argparse.Namespace) -> dict[st
             arguments += ["--duration", str(args.duration), "--warmup", str(args.warmup)]
             timeout = args.duration + args.warmup + (240 if workload.kind == "idle" else 90)
             result = run_loadgen(server, arguments, timeout)
-        if server.process.poll() is not None:
-            result = {"ok": False, "error": f"server died: {server.last_error()}"}
-        result["loop"] = server.loop
-        return result
+        return server.outcome(result)
     finally:
         server.stop()
 
@@ -444,7 +548,13 @@ def derive(result: dict[str, Any], workload: Workload) -> None:
     else:
         result["value"] = result["messages"] / seconds
     result["server_us_per_msg"] = result["server_cpu"] / result["messages"] * 1e6
-    window = result.get("client_cpu_window", seconds)
+    cpu_shares(result, seconds, result.get("client_cpu_window", seconds))
+
+
+def cpu_shares(result: dict[str, Any], seconds: float, window: float) -> None:
+    """Add the server's and the client's CPU loads, what else ran on the server's CPU,
+    and whether the cell is client-bound; the client's load and the others' over
+    ``window``."""
     result["server_load"] = result["server_cpu"] / seconds
     result["client_load"] = result["client_cpu"] / window
     # What else ran on the server's CPU: its busy time less the server's own.
@@ -598,14 +708,22 @@ def parse_args() -> argparse.Namespace:
         help="run nothing: print the table of earlier results files (a workload found in a "
         "later file replaces the same workload of the earlier ones)",
     )
-    args = parser.parse_args()
+    args = window_defaults(parser.parse_args(), duration=5.0)
+    args.wrk_duration = max(1, round(args.duration))
+    return args
+
+
+def window_defaults(args: argparse.Namespace, duration: float) -> argparse.Namespace:
+    """Fill in what was not given: ``--repeat`` 3, the timed window ``duration`` s
+    (a ``--quick`` run: 1 repetition of 0.5 s), at most 10 s, and a 1 s warm-up
+    (0.1 s)."""
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.duration is None:
-        args.duration = 0.5 if args.quick else 5.0
+        args.duration = 0.5 if args.quick else duration
     args.duration = min(args.duration, 10.0)
-    args.warmup = 0.1 if args.quick else 1.0
-    args.wrk_duration = max(1, round(args.duration))
+    if getattr(args, "warmup", None) is None:
+        args.warmup = 0.1 if args.quick else 1.0
     return args
 
 
@@ -624,6 +742,15 @@ def report(paths: list[Path]) -> int:
     return 0
 
 
+def timed_status(result: dict[str, Any], workload: Workload) -> str:
+    line = f"{fmt(result['value'])} {workload.unit}"
+    if "server_us_per_msg" in result:
+        line += (f", server {fmt(result['server_us_per_msg'])} µs/msg, "
+                 f"cpu server {result['server_load']:.0%} "
+                 f"client {result['client_load']:.0%}")
+    return line
+
+
 def main() -> int:
     args = parse_args()
     if args.report:
@@ -633,54 +760,24 @@ def main() -> int:
     if any(WORKLOADS[w].kind == "wrk" for w in workloads) and shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    started = datetime.datetime.now()
-    print(f"# servers benchmark {started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
+    run = Run(datetime.datetime.now())
+    print(f"# servers benchmark {run.started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
           f"window {args.duration:g} s, uvloop flag {'on' if args.uvloop else 'off'}"
           f"{', quick' if args.quick else ''}", flush=True)
-    skipped: dict[str, str] = {}
-    cells: list[dict[str, Any]] = []
-    failures = 0
     for rep in range(args.repeat):
         for workload_name in workloads:
             workload = WORKLOADS[workload_name]
-            shift = rep % len(servers)
-            for server in servers[shift:] + servers[:shift]:
-                if server in skipped:
-                    continue
-                result = try_cell(server, partial(run_cell, server, workload, args), skipped)
-                if result is None:
-                    continue
-                derive(result, workload)
-                result.update(rep=rep, workload=workload_name, server=server)
-                cells.append(result)
-                if not result.get("ok"):
-                    failures += 1
-                    status = f"FAILED {result['error']}"
-                elif "skipped" in result:
-                    status = f"n/a ({result['skipped']})"
-                else:
-                    status = f"{fmt(result['value'])} {workload.unit}"
-                    if "server_us_per_msg" in result:
-                        status += (f", server {fmt(result['server_us_per_msg'])} µs/msg, "
-                                   f"cpu server {result['server_load']:.0%} "
-                                   f"client {result['client_load']:.0%}")
-                print(f"  rep {rep + 1} {workload_name:22} {server:10} {status}", flush=True)
-    shown = [s for s in servers if s not in skipped]
-    print(table(cells, workloads, shown))
-    for message in skipped.values():
-        print(f"\nSKIPPED {message}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    output = args.output or RESULTS_DIR / f"{started:%Y%m%d-%H%M%S}.json"
-    record = {
-        "started": started.isoformat(timespec="seconds"),
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "versions": versions(servers),
+            for server in run.order(servers, rep):
+                result = run.cell(server, partial(run_cell, server, workload, args),
+                                 partial(derive, workload=workload), rep, workload_name)
+                if result is not None:
+                    line = status(result, partial(timed_status, workload=workload))
+                    print(f"  rep {rep + 1} {workload_name:22} {server:10} {line}", flush=True)
+    tables = table(run.cells, workloads, run.shown(servers))
+    return run.finish(tables, args.output, "", {
+        **run.record(args), "versions": versions(servers),
         "settings": {s: PEERS[s].settings for s in servers},
-        "skipped": skipped,
-        "cells": cells,
-    }
-    return save_record(record, output, failures)
+    })
 
 
 if __name__ == "__main__":

@@ -56,10 +56,7 @@ import datetime
 import http.client
 import importlib.metadata
 import os
-import platform
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,17 +69,13 @@ from servers_bench import (
     CLIENT_BOUND,
     CLIENT_CPU,
     HOST,
-    RESULTS_DIR,
     SERVER_CPU,
-    SERVERS_DIR,
+    Run,
     Server,
-    child_env,
     fmt,
-    free_port,
     median,
-    save_record,
-    stop,
-    try_cell,
+    status,
+    time_wrk,
     versions,
 )
 
@@ -200,21 +193,9 @@ class StaticServer(Server):
     READY handshake and teardown, another command line)."""
 
     def __init__(self, name: str, directory: Path) -> None:
-        self.name = name
-        self.port = free_port()
         peer = PEERS[name]
-        command = [
-            "taskset", "-c", SERVER_CPU, sys.executable, str(SERVERS_DIR / peer.script),
-            "--port", str(self.port), "--directory", str(directory),
-        ]
-        if peer.uvloop:
-            command.append("--uvloop")
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL,
-            env=child_env(), start_new_session=True,
-        )
-        self.loop = "?"
+        uvloop = ["--uvloop"] if peer.uvloop else []
+        self.start(name, peer.script, ["--directory", str(directory), *uvloop])
 
 
 def cpu_times() -> dict[str, tuple[float, float]]:
@@ -339,49 +320,24 @@ def check(port: int, workload: Workload, files: dict[str, bytes]) -> dict[str, A
 
 # -- timing --------------------------------------------------------------------------------
 
-UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-
-
 def run_wrk(server: Server, workload: Workload, headers: list[str], duration: int,
             warmup: bool) -> dict[str, Any]:
     url = f"http://{HOST}:{server.port}{workload.path}"
     command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{workload.conns}"]
     for header in headers:
         command += ["-H", header]
-    if warmup:
-        subprocess.run([*command, "-d1s", url], capture_output=True, timeout=30, check=False)
-    command += [f"-d{duration}s", url]
-    user_start, system_start = cpu_split(server.process.pid)
-    busy_start = cpu_times()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        # wait4: wrk's own CPU time, which /proc no longer shows once it has exited.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        user_end, system_end = cpu_split(server.process.pid)
-        busy = cpu_times()
-        assert process.stdout is not None
-        out = process.stdout.read().decode()
-    finally:
-        stop(process)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-    total = re.search(r"(\d+) requests in ([\d.]+)(m?s), ([\d.]+)([KMGT]?)B read", out)
-    if process.returncode or total is None:
-        return {"ok": False, "error": f"wrk failed: {out.strip()[-300:]}"}
-    requests = int(total.group(1))
-    wrk_seconds = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
-    read = float(total.group(4)) * UNITS[total.group(5)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        return {"ok": False, "error": f"wrk: {errors.group(1)} non-2xx/3xx responses"}
+    pid = server.process.pid
+    run = time_wrk(command, url, duration, warmup, lambda: (cpu_split(pid), cpu_times()))
+    if run.error:
+        return {"ok": False, "error": run.error}
+    if run.non_2xx:
+        return {"ok": False, "error": f"wrk: {run.non_2xx} non-2xx/3xx responses"}
+    requests, read = run.requests, run.read
     if not requests:
-        return {"ok": False, "error": f"wrk: no complete response: {out.strip()[-300:]}"}
+        return {"ok": False, "error": f"wrk: no complete response: {run.out.strip()[-300:]}"}
+    ((user_start, system_start), busy_start), ((user_end, system_end), busy) = (
+        run.before, run.after
+    )
     # What wrk read must fit what was checked (a server changing its answer mid-run).
     body = workload.body_size
     if body and read < 0.99 * requests * body:
@@ -389,14 +345,12 @@ def run_wrk(server: Server, workload: Workload, headers: list[str], duration: in
                 f"bodies of {body:,}"}
     if not body and read > requests * 1024:
         return {"ok": False, "error": f"wrk read {read / requests:,.0f} bytes per 304"}
-    socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "ok": True, "messages": requests, "seconds": wrk_seconds, "wall_seconds": seconds,
+        "ok": True, "messages": requests, "seconds": run.seconds, "wall_seconds": run.wall_seconds,
         "bytes": requests * body, "wrk_bytes_read": read,
         "server_user": user_end - user_start, "server_system": system_end - system_start,
         "server_cpu": (user_end - user_start) + (system_end - system_start),
-        "client_cpu": usage.ru_utime + usage.ru_stime,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "client_cpu": run.client_cpu, "socket_errors": run.socket_errors,
         "cpu_busy": {  # per CPU: (task + steal, irq + softirq) seconds in the window
             cpu: [busy[cpu][0] - busy_start[cpu][0], busy[cpu][1] - busy_start[cpu][1]]
             for cpu in busy if cpu in busy_start
@@ -418,10 +372,7 @@ def run_cell(name: str, workload: Workload, directory: Path, files: dict[str, by
             result["keep_alive"] = checked["keep_alive"]
             result["headers"] = checked["headers"]
             result["response_fields"] = checked["response_fields"]
-        if server.process.poll() is not None:
-            result = {"ok": False, "error": f"server died: {server.last_error()}"}
-        result["loop"] = server.loop
-        return result
+        return server.outcome(result)
     finally:
         server.stop()
 
@@ -576,6 +527,13 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def timed_status(result: dict[str, Any], workload: Workload) -> str:
+    per = "MB" if workload.per_mb else "req"
+    return (f"{fmt(result['value'])} {workload.unit}, server "
+            f"{fmt(result['server_us_per_unit'])} µs/{per}, cpu server "
+            f"{result['server_load']:.0%} client {result['client_load']:.0%}")
+
+
 def main() -> int:
     args = parse_args()
     workloads = select(args.workloads, WORKLOADS, list(WORKLOADS))
@@ -583,62 +541,34 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    started = datetime.datetime.now()
+    run = Run(datetime.datetime.now())
     load = os.getloadavg()
-    print(f"# static-file benchmark {started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
+    print(f"# static-file benchmark {run.started:%Y-%m-%d %H:%M}, repeat {args.repeat}, "
           f"window {args.wrk_duration} s{', quick' if args.quick else ''}; "
           f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    skipped: dict[str, str] = {}
-    cells: list[dict[str, Any]] = []
-    failures = 0
     with tempfile.TemporaryDirectory(prefix="longwire-static-bench-") as temporary:
         directory = Path(temporary)
         files = make_site(directory)
         for rep in range(args.repeat):
             for workload_name in workloads:
                 workload = WORKLOADS[workload_name]
-                shift = rep % len(servers)
-                for server in servers[shift:] + servers[:shift]:
-                    if server in skipped:
-                        continue
-                    result = try_cell(
-                        server, partial(run_cell, server, workload, directory, files, args), skipped
+                for server in run.order(servers, rep):
+                    result = run.cell(
+                        server, partial(run_cell, server, workload, directory, files, args),
+                        partial(derive, workload=workload), rep, workload_name,
                     )
-                    if result is None:
-                        continue
-                    derive(result, workload)
-                    result.update(rep=rep, workload=workload_name, server=server)
-                    cells.append(result)
-                    if not result.get("ok"):
-                        failures += 1
-                        status = f"FAILED {result['error']}"
-                    elif "skipped" in result:
-                        status = f"n/a ({result['skipped']})"
-                    else:
-                        per = "MB" if workload.per_mb else "req"
-                        status = (f"{fmt(result['value'])} {workload.unit}, server "
-                                  f"{fmt(result['server_us_per_unit'])} µs/{per}, cpu server "
-                                  f"{result['server_load']:.0%} client "
-                                  f"{result['client_load']:.0%}")
-                    print(f"  rep {rep + 1} {workload_name:13} {server:16} {status}", flush=True)
-    shown = [s for s in servers if s not in skipped]
-    print(table(cells, workloads, shown))
-    for message in skipped.values():
-        print(f"\nSKIPPED {message}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    output = args.output or RESULTS_DIR / f"static-{started:%Y%m%d-%H%M%S}.json"
-    record = {
-        "started": started.isoformat(timespec="seconds"),
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_before": load},
-        "versions": all_versions(),
+                    if result is not None:
+                        line = status(result, partial(timed_status, workload=workload))
+                        print(f"  rep {rep + 1} {workload_name:13} {server:16} {line}",
+                              flush=True)
+    record = run.record(args)
+    record["machine"]["load_average_before"] = load
+    tables = table(run.cells, workloads, run.shown(servers))
+    return run.finish(tables, args.output, "static-", {
+        **record, "versions": all_versions(),
         "files": {SMALL_NAME: SMALL_SIZE, LARGE_NAME: LARGE_SIZE},
         "settings": {s: PEERS[s].settings for s in servers},
-        "skipped": skipped,
-        "cells": cells,
-    }
-    return save_record(record, output, failures)
+    })
 
 
 if __name__ == "__main__":

@@ -61,6 +61,43 @@ def announce_loop(name: str) -> None:
     print(f"LOOP {name}", file=sys.stderr, flush=True)
 
 
+async def serve_forever(server: Any, port: int) -> None:
+    """Announce, then serve with an ``asyncio.Server`` (or picows') until killed."""
+    announce(port)
+    async with server:
+        await server.serve_forever()
+
+
+async def serve_aiohttp(app: Any, host: str, port: int) -> None:
+    """Serve an ``aiohttp.web.Application`` (access log off), announce, run until killed."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    announce(port)
+    try:
+        await asyncio.Event().wait()  # until killed
+    finally:
+        await runner.cleanup()
+
+
+async def serve_uvicorn(config: Any, port: int) -> None:
+    """Serve a ``uvicorn.Config``, announce once uvicorn has started, run until killed."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    serving = asyncio.ensure_future(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+            return
+        await asyncio.sleep(0.01)
+    announce(port)
+    await serving
+
+
 def run(main: Coroutine[Any, Any, None], use_uvloop: bool) -> None:
     """Run ``main`` on uvloop or on the default asyncio loop, until killed."""
     raise_nofile_limit()

@@ -8,9 +8,7 @@ content_type="application/json")``. The access log off, the loop per
 
 from __future__ import annotations
 
-import asyncio
-
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_aiohttp
 from _longpoll_common import BadRequest, answer
 from aiohttp import web
 
@@ -26,15 +24,7 @@ async def poll(request: web.Request) -> web.Response:
 async def main(host: str, port: int) -> None:
     app = web.Application()
     app.add_routes([web.get("/poll", poll)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    announce(port)
-    try:
-        await asyncio.Event().wait()  # until killed
-    finally:
-        await runner.cleanup()
+    await serve_aiohttp(app, host, port)
 
 
 if __name__ == "__main__":

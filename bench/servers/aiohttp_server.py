@@ -11,9 +11,7 @@ broadcast helper. Settings: defaults (``autoping=True``, no heartbeat) except
 
 from __future__ import annotations
 
-import asyncio
-
-from _common import HELLO, MAX_MESSAGE_SIZE, announce, parse_args, run
+from _common import HELLO, MAX_MESSAGE_SIZE, parse_args, run, serve_aiohttp
 from aiohttp import WSMsgType, web
 
 COMPRESSION = False
@@ -61,15 +59,7 @@ async def main(host: str, port: int) -> None:
     app.router.add_get("/", hello)
     app.router.add_get("/echo", echo)
     app.router.add_get("/broadcast", relay)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    announce(port)
-    try:
-        await asyncio.Event().wait()  # until killed
-    finally:
-        await runner.cleanup()
+    await serve_aiohttp(app, host, port)
 
 
 if __name__ == "__main__":

@@ -8,24 +8,14 @@ reads in the default thread pool), the access log off, the loop per
 
 from __future__ import annotations
 
-import asyncio
-
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_aiohttp
 from aiohttp import web
 
 
 async def main(host: str, port: int, directory: str) -> None:
     app = web.Application()
     app.add_routes([web.static("/", directory)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    announce(port)
-    try:
-        await asyncio.Event().wait()  # until killed
-    finally:
-        await runner.cleanup()
+    await serve_aiohttp(app, host, port)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import contextlib
 from typing import Any
 
 import socketio
-from _common import announce, raise_nofile_limit
+from _common import raise_nofile_limit, serve_aiohttp, serve_uvicorn
 from broadcast_common import parse_args, payload, serve_control
 
 CONNECTED: set[str] = set()
@@ -67,25 +67,13 @@ async def serve(args: Any) -> None:
             lifespan="off",
             log_level="warning",
         )
-        server = uvicorn.Server(config)
-        task = asyncio.ensure_future(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-                return
-            await asyncio.sleep(0.02)
-        announce(args.port)
-        await task
+        await serve_uvicorn(config, args.port)
     else:
         from aiohttp import web
 
         app = web.Application()
         sio.attach(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, args.host, args.port).start()
-        announce(args.port)
-        await asyncio.Event().wait()
+        await serve_aiohttp(app, args.host, args.port)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ so ``--compression`` is ignored.
 
 from __future__ import annotations
 
-from _common import MAX_MESSAGE_SIZE, announce, parse_args, run
+from _common import MAX_MESSAGE_SIZE, parse_args, run, serve_forever
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
 DATA = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION)
@@ -57,9 +57,7 @@ def route(request: WSUpgradeRequest) -> WSListener | None:
 
 async def main(host: str, port: int) -> None:
     server = await ws_create_server(route, host, port, max_frame_size=MAX_MESSAGE_SIZE)
-    announce(port)
-    async with server:
-        await server.serve_forever()
+    await serve_forever(server, port)
 
 
 if __name__ == "__main__":

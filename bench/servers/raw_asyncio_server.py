@@ -28,7 +28,7 @@ import base64
 import hashlib
 import struct
 
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_forever
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\n"
@@ -204,9 +204,7 @@ async def main(host: str, port: int) -> None:
     on_uvloop = type(loop).__module__.startswith("uvloop")
     protocol = RawProtocol if on_uvloop else RawBufferedProtocol
     server = await loop.create_server(protocol, host, port)
-    announce(port)
-    async with server:
-        await server.serve_forever()
+    await serve_forever(server, port)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_forever
 from _longpoll_common import DATA, QUEUE
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
@@ -114,9 +114,7 @@ class RawProtocol(asyncio.BufferedProtocol):
 async def main(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(RawProtocol, host, port)
-    announce(port)
-    async with server:
-        await server.serve_forever()
+    await serve_forever(server, port)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import re
 import stat
 from typing import IO, NamedTuple
 
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_forever
 
 SMALL = 64 * 1024
 RANGE = re.compile(rb"bytes=(\d+)-(\d+)\s*$")
@@ -154,9 +154,7 @@ async def main(host: str, port: int, directory: str) -> None:
     load(directory)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(RawStatic, host, port)
-    announce(port)
-    async with server:
-        await server.serve_forever()
+    await serve_forever(server, port)
 
 
 if __name__ == "__main__":

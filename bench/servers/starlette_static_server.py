@@ -9,10 +9,8 @@ worker threads), under uvicorn's benchmark configuration: ``http="httptools"``,
 
 from __future__ import annotations
 
-import asyncio
-
 import uvicorn
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_uvicorn
 from starlette.staticfiles import StaticFiles
 
 
@@ -22,15 +20,7 @@ async def main(host: str, port: int, directory: str) -> None:
         http="httptools", loop="uvloop", lifespan="off", access_log=False,
         log_level="warning",
     )
-    server = uvicorn.Server(config)
-    serving = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.01)
-    announce(port)
-    await serving
+    await serve_uvicorn(config, port)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ configuration, as ``uvicorn_server.py``: ``http="httptools"``,
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
-from _common import announce, parse_args, run
+from _common import parse_args, run, serve_uvicorn
 from _longpoll_common import BadRequest, answer
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -47,15 +46,7 @@ async def main(host: str, port: int) -> None:
         app, host=host, port=port, http="httptools", loop="uvloop",
         lifespan="off", access_log=False, log_level="warning",
     )
-    server = uvicorn.Server(config)
-    serving = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.01)
-    announce(port)
-    await serving
+    await serve_uvicorn(config, port)
 
 
 if __name__ == "__main__":

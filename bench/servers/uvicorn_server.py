@@ -10,12 +10,11 @@ uvicorn's benchmark configuration: ``http="httptools"``, ``loop="uvloop"``
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
-from _common import HELLO, MAX_MESSAGE_SIZE, announce, parse_args, run
+from _common import HELLO, MAX_MESSAGE_SIZE, parse_args, run, serve_uvicorn
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -57,15 +56,7 @@ async def main(host: str, port: int, compression: bool) -> None:
         lifespan="off", access_log=False, log_level="warning",
         ws_max_size=MAX_MESSAGE_SIZE, ws_per_message_deflate=compression,
     )
-    server = uvicorn.Server(config)
-    serving = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.01)
-    announce(port)
-    await serving
+    await serve_uvicorn(config, port)
 
 
 if __name__ == "__main__":
