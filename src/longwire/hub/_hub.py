@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..jsonrpc import (
@@ -651,7 +652,7 @@ class Hub:
         if options is None:
             raise RPCError(UNKNOWN_CHANNEL, f"unknown channel {channel!r}")
         if client.channels is not None and not any(
-            _fnmatch(channel, pattern) for pattern in client.channels
+            fnmatchcase(channel, pattern) for pattern in client.channels
         ):
             raise RPCError(FORBIDDEN, f"not allowed to subscribe to {channel!r}")
         if not await allowed(options.subscribe, client, channel):
@@ -848,12 +849,6 @@ class Hub:
 
     async def _rpc_ping(self, context: Context) -> str:
         return "pong"
-
-
-def _fnmatch(name: str, pattern: str) -> bool:
-    import fnmatch  # noqa: PLC0415
-
-    return fnmatch.fnmatchcase(name, pattern)
 
 
 def parse_positions(values: Iterable[str]) -> list[tuple[str, Position]]:
