@@ -61,7 +61,7 @@ class _Flusher:
     a broadcast to 10,000 connections queues 10,000 sends and schedules once.
     """
 
-    __slots__ = ("__weakref__", "_loop", "_pending")
+    __slots__ = ("_loop", "_pending")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
