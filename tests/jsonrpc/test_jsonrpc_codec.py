@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonrpc_spec import SPEC_INVALID
 
 import longwire
 from longwire.jsonrpc import (
@@ -93,26 +94,6 @@ def test_helpers_refuse_what_json_rpc_cannot_carry():
         notification("x", [float("nan")])  # not JSON
     with pytest.raises(TypeError):
         encode("not a message")  # type: ignore[arg-type]
-
-
-# §7, the examples of invalid input: what the receiver answers, byte for byte.
-SPEC_INVALID = [
-    ('{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
-     '{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}'),
-    ('{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
-     '{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}'),
-    ('[\n  {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},\n'
-     '  {"jsonrpc": "2.0", "method"\n]',
-     '{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}'),
-    ("[]",
-     '{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}'),
-    ("[1]",
-     '[{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]'),
-    ("[1,2,3]",
-     '[{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null},'
-     ' {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null},'
-     ' {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]'),
-]
 
 
 @pytest.mark.parametrize(("text", "answer"), SPEC_INVALID)
