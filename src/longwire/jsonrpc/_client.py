@@ -9,17 +9,15 @@ from typing import Any
 
 from ..aio import WebSocket
 from ..aio import connect as ws_connect
-from ._codec import Params
-from ._link import SUBPROTOCOL, run_peer, sender
+from ._link import SUBPROTOCOL, PeerCalls, run_peer, sender
 from ._methods import Methods
 from ._peer import DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, DEFAULT_TIMEOUT, Peer, check_limits
 
 __all__ = ["JsonRpcClient", "connect"]
 
-_UNSET: Any = object()
 
 
-class JsonRpcClient:
+class JsonRpcClient(PeerCalls):
     """A JSON-RPC 2.0 connection from the client's end: made by ``connect``.
 
     It calls the server's methods (``call``, ``notify``) and serves the
@@ -57,18 +55,6 @@ class JsonRpcClient:
 
     def __repr__(self) -> str:
         return f"<JsonRpcClient {self.peer!r}>"
-
-    async def call(
-        self, method: str, params: Params | tuple[Any, ...] = None, *, timeout: Any = _UNSET
-    ) -> Any:
-        """Call ``method`` on the server and return its result (see ``Peer.call``)."""
-        if timeout is _UNSET:
-            return await self.peer.call(method, params)
-        return await self.peer.call(method, params, timeout=timeout)
-
-    async def notify(self, method: str, params: Params | tuple[Any, ...] = None) -> None:
-        """Send the server a notification (see ``Peer.notify``)."""
-        await self.peer.notify(method, params)
 
     @property
     def closed(self) -> bool:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionClosed
+from ._codec import Params
 from ._peer import Peer, Send
 
 if TYPE_CHECKING:
     from ..aio import WebSocket
 
-__all__ = ["SUBPROTOCOL", "UNSUPPORTED_DATA", "run_peer", "sender"]
+__all__ = ["SUBPROTOCOL", "UNSUPPORTED_DATA", "PeerCalls", "run_peer", "sender"]
 
 SUBPROTOCOL = "jsonrpc"
 """The WebSocket subprotocol name both ends offer (and the server selects)."""
@@ -20,6 +21,27 @@ UNSUPPORTED_DATA = 1003
 is text, so a binary message closes the connection with it."""
 
 ABNORMAL_CLOSURE = 1006
+
+_UNSET: Any = object()
+
+
+class PeerCalls:
+    """``call`` and ``notify`` towards the other end, for a class holding a ``peer``."""
+
+    __slots__ = ()
+    peer: Peer
+
+    async def call(
+        self, method: str, params: Params | tuple[Any, ...] = None, *, timeout: Any = _UNSET
+    ) -> Any:
+        """Call ``method`` on the other end and return its result (see ``Peer.call``)."""
+        if timeout is _UNSET:
+            return await self.peer.call(method, params)
+        return await self.peer.call(method, params, timeout=timeout)
+
+    async def notify(self, method: str, params: Params | tuple[Any, ...] = None) -> None:
+        """Send the other end a notification (see ``Peer.notify``)."""
+        await self.peer.notify(method, params)
 
 
 def sender(ws: WebSocket) -> Send:

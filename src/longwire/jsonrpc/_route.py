@@ -22,8 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import ConnectionClosed
-from ._codec import Params
-from ._link import SUBPROTOCOL, run_peer, sender
+from ._link import SUBPROTOCOL, PeerCalls, run_peer, sender
 from ._methods import Methods
 from ._peer import DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, DEFAULT_TIMEOUT, Peer, check_limits
 
@@ -35,7 +34,6 @@ __all__ = ["JsonRpcConnection", "JsonRpcEndpoint", "OnConnect"]
 
 logger = logging.getLogger("longwire.jsonrpc")
 
-_UNSET: Any = object()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 OnConnect = Callable[["JsonRpcConnection"], Coroutine[Any, Any, None]]
@@ -45,7 +43,7 @@ OnConnect = Callable[["JsonRpcConnection"], Coroutine[Any, Any, None]]
 _INTERNAL_ERROR = 1011
 
 
-class JsonRpcConnection:
+class JsonRpcConnection(PeerCalls):
     """The server's handle on one JSON-RPC connection of an ``App.jsonrpc`` route.
 
     ``on_connect`` gets it, and so do methods registered with ``context=True``.
@@ -76,18 +74,6 @@ class JsonRpcConnection:
 
     def __repr__(self) -> str:
         return f"<JsonRpcConnection {self.endpoint.path} {self.peer!r}>"
-
-    async def call(
-        self, method: str, params: Params | tuple[Any, ...] = None, *, timeout: Any = _UNSET
-    ) -> Any:
-        """Call ``method`` on the client and return its result (see ``Peer.call``)."""
-        if timeout is _UNSET:
-            return await self.peer.call(method, params)
-        return await self.peer.call(method, params, timeout=timeout)
-
-    async def notify(self, method: str, params: Params | tuple[Any, ...] = None) -> None:
-        """Send the client a notification (see ``Peer.notify``)."""
-        await self.peer.notify(method, params)
 
     def close(self, code: int = 1000, reason: str = "") -> asyncio.Future[None]:
         """Start the WebSocket closing handshake; pending calls then fail with ``ConnectionClosed``.
