@@ -407,11 +407,7 @@ class HTTPCycle:
                 if body and not no_body:
                     data += http.send(Data(data=body))
         except LocalProtocolError as exc:
-            self._complete = True
-            protocol._asgi_cycle = None
-            logger.error("invalid response from the ASGI application: %s", exc)
-            protocol._abort()
-            raise RuntimeError(f"invalid response: {exc}") from None
+            raise self._invalid(exc) from None
         self._head_sent = True
         if not no_body:
             self._sent += len(body)
@@ -427,13 +423,17 @@ class HTTPCycle:
             else:
                 protocol._out.append(protocol._http.send(_END))
         except LocalProtocolError as exc:
-            # Fewer bytes than the app's Content-Length.
-            self._complete = True
-            protocol._asgi_cycle = None
-            logger.error("invalid response from the ASGI application: %s", exc)
-            protocol._abort()
-            raise RuntimeError(f"invalid response: {exc}") from None
+            raise self._invalid(exc) from None  # fewer bytes than its Content-Length, say
         self._finish()
+
+    def _invalid(self, exc: LocalProtocolError) -> RuntimeError:
+        """The application's response broke HTTP: drop the connection; the error to raise."""
+        self._complete = True
+        protocol = self._protocol
+        protocol._asgi_cycle = None
+        logger.error("invalid response from the ASGI application: %s", exc)
+        protocol._abort()
+        return RuntimeError(f"invalid response: {exc}")
 
     def _finish(self) -> None:
         """The response is complete: log it and let the connection go on."""
