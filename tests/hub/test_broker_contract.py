@@ -447,3 +447,24 @@ def test_offer_secret_after_shared_secret_keeps_the_shared_one(
         assert await broker.shared_secret() == secret
 
     with_broker(new_broker, body)
+
+
+def test_the_memory_broker_forgets_expired_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each client's personal channel is a channel: expired ones must not pile up."""
+    from longwire.hub import _memory
+
+    monkeypatch.setattr(_memory, "_EMPTY_STREAM_TTL", 0.05)
+    monkeypatch.setattr(_memory, "_SWEEP_INTERVAL", 0.05)
+
+    async def main() -> None:
+        broker = _memory.MemoryBroker()
+        for n in range(100):
+            await broker.history(f"#client{n}", since=None, limit=0)
+        await broker.publish("kept", "1", history_size=10, history_ttl=60)
+        await asyncio.sleep(0.1)
+        await broker.history("#late", since=None, limit=0)
+        assert set(broker._streams) == {"kept", "#late"}
+        kept = await broker.history("kept", since=None, limit=None)
+        assert [publication.data for publication in kept.publications] == ["1"]
+
+    asyncio.run(main())

@@ -276,3 +276,28 @@ def test_plain_event_streams_check_the_channel_rules():
                 assert response.status == 403
 
     run(main())
+
+
+@pytest.mark.parametrize("path", ["sse", "stream", "events/room:head"])
+def test_a_head_request_leaves_nothing_subscribed(path):
+    """The server does not run a HEAD response's body: subscribing must wait for it."""
+
+    async def main():
+        async with serving() as (base, hub), aiohttp.ClientSession() as http:
+            client = HttpClient(base, http)
+            await client.connect(token=None)
+            await client.subscribe("room:head")
+            query = client.query() if path != "events/room:head" else []
+            async with http.head(f"http://{base}/{path}", params=query) as response:
+                assert response.status == 200
+                assert "text/event-stream" in response.headers["Content-Type"] or (
+                    "ndjson" in response.headers["Content-Type"]
+                )
+            await asyncio.sleep(0.1)
+            assert "room:head" not in hub._local
+            # A GET subscribes as before.
+            async with http.get(f"http://{base}/{path}", params=query) as response:
+                await response.content.readline()
+                assert "room:head" in hub._local
+
+    run(main())

@@ -73,7 +73,7 @@ def test_hubs_with_the_same_secret_accept_each_others_sessions_and_grants() -> N
             with pytest.raises(InvalidToken):
                 from_session(other, session)
             # A grant (what hub.subscribe sends) made with the secret works on both.
-            grant = sign_token(SECRET, None, cid=ada.id, gch="private:x")
+            grant = sign_token(SECRET, None, cid=ada.id, gch="private:x", use="grant")
             assert await two.may_subscribe(ada, "private:x", grant) is not None
             # The broker was never asked for a secret, nor given one.
             await one._upkeep_once()

@@ -279,6 +279,28 @@ def test_rpc_both_ways_and_direct_messages():
     run(main())
 
 
+def test_a_grant_is_no_session_and_a_session_no_grant():
+    """Both are signed with the hub's secret: each is refused in the other's place."""
+
+    def configure(hub):
+        hub.channel("private:*", subscribe=False)
+
+    async def main():
+        async with serving(configure) as (base, hub), ws_client(base) as client:
+            me = client.connected["client"]
+            await hub.subscribe(me, "private:1")
+            grant = (await client.note("pub"))["params"]["d"]["params"]["grant"]
+            session = client.connected["session"]
+            # A session where a grant goes: refused.
+            answer = await client.raw("subscribe", {"ch": "private:1", "grant": session})
+            assert answer["error"]["code"] == -32003
+            # A grant where a session goes: a new client, not this one.
+            async with ws_client(base, session=grant) as other:
+                assert other.connected["client"] != me
+
+    run(main())
+
+
 def test_server_side_subscribe_grants_a_channel_the_rules_refuse():
     def configure(hub):
         hub.channel("private:*", subscribe=False)
@@ -369,5 +391,71 @@ def test_a_subscriber_that_does_not_read_is_dropped_with_1013_and_others_keep_up
             slow.ws.transport.resume_reading()
             await asyncio.wait_for(slow.ws.wait_closed(), 10)
             assert slow.ws.close_code == CLOSE_TOO_SLOW
+
+    run(main())
+
+
+def test_publishing_what_is_not_json_fails_and_publishes_nothing():
+    async def main():
+        async with serving() as (base, hub), ws_client(base) as client:
+            await client.call("subscribe", {"ch": "room:nan"})
+            for bad in (float("nan"), float("inf"), {"when": object()}):
+                with pytest.raises((ValueError, TypeError)):
+                    await hub.publish("room:nan", bad)
+            await hub.publish("room:nan", "fine")
+            note = await client.note("pub")
+            assert (note["params"]["o"], note["params"]["d"]) == (1, "fine")
+
+    run(main())
+
+
+def test_a_second_connect_on_one_websocket_is_refused():
+    async def main():
+        async with serving() as (base, hub), ws_client(base) as client:
+            me = client.connected["client"]
+            answer = await client.raw("connect", {})
+            assert answer["error"]["code"] == -32600
+            assert "already connected" in answer["error"]["message"]
+            # The connection goes on as the first client.
+            await client.call("subscribe", {"ch": "room:again"})
+            assert set(await hub.presence("room:again")) == {me}
+
+    run(main())
+
+
+def test_subscribers_wait_for_the_broker_subscription_and_miss_nothing():
+    """While the broker's subscription to a channel is under way (a Redis round
+    trip), a second subscriber must not read the history yet: what is published
+    before the broker delivers would be lost to it."""
+    from longwire.hub import MemoryBroker
+
+    confirmed = asyncio.Event()
+
+    class SlowBroker(MemoryBroker):
+        async def subscribe(self, channel: str) -> None:
+            if channel.startswith("room:"):
+                await confirmed.wait()
+            await super().subscribe(channel)
+
+    async def main():
+        async with (
+            serving(broker=SlowBroker()) as (base, hub),
+            ws_client(base) as first,
+            ws_client(base) as second,
+        ):
+            start = await hub.history("room:slow")
+            since = {"e": start.position.epoch, "o": 0}
+            one = asyncio.create_task(first.call("subscribe", {"ch": "room:slow"}))
+            await asyncio.sleep(0.05)
+            two = asyncio.create_task(
+                second.call("subscribe", {"ch": "room:slow", "since": since})
+            )
+            await asyncio.sleep(0.05)
+            assert not two.done()  # waiting for the broker, like the first
+            await hub.publish("room:slow", "during")
+            confirmed.set()
+            await one
+            answer = await two
+            assert [pub["d"] for pub in answer["pubs"]] == ["during"]
 
     run(main())

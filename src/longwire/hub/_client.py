@@ -27,6 +27,12 @@ class Identity:
     channels: tuple[str, ...] | None = None
 
 
+SESSION_USE = "session"
+"""The ``use`` claim of a session string (a grant's is ``GRANT_USE``)."""
+GRANT_USE = "grant"
+"""The ``use`` claim of a grant (``Hub.subscribe``)."""
+
+
 def new_client_id() -> str:
     """A client id: 16 URL-safe random characters (96 bits)."""
     return secrets.token_urlsafe(12)
@@ -84,6 +90,7 @@ class HubClient:
             info=self.info,
             expires_in=lifetime,
             cid=self.id,
+            use=SESSION_USE,
         )
 
     @classmethod
@@ -96,8 +103,10 @@ class HubClient:
             InvalidToken: forged, malformed or expired.
         """
         claims = verify_token(secret, session)
-        client_id = (claims.extra or {}).get("cid")
-        if not isinstance(client_id, str) or not client_id:
+        extra = claims.extra or {}
+        client_id = extra.get("cid")
+        # The same secret signs grants: one must not pass for a session.
+        if extra.get("use") != SESSION_USE or not isinstance(client_id, str) or not client_id:
             raise InvalidToken("not a session")
         identity = Identity(claims.user, claims.info, claims.channels)
         return cls(client_id, identity, transport=transport, request=request)

@@ -10,7 +10,6 @@ encoding of its transport (built on first use, then shared).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -177,11 +176,6 @@ class WebSocketSubscriber(Subscriber):
             ws.send_prepared(message.prepared)
         except ConnectionClosed:
             pass  # the connection's own close ends the subscription
-
-    def send_text(self, text: str) -> None:
-        """Send a message meant for this client alone (an answer)."""
-        with contextlib.suppress(ConnectionClosed):
-            self.ws.send(text)
 
     def end(self, code: int, reason: str) -> None:
         self.ws.close(code, reason)

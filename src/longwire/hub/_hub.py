@@ -14,8 +14,11 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..jsonrpc import (
+    DEFAULT_MAX_BATCH,
+    INVALID_REQUEST,
     ErrorResponse,
     InvalidMessage,
+    Message,
     Methods,
     Notification,
     Request,
@@ -25,8 +28,9 @@ from ..jsonrpc import (
     notification,
     parse,
 )
+from ..jsonrpc._peer import _answer as answer_text
 from ._broker import Broker, BrokerUnavailable, History, Position, Publication, broker_from_url
-from ._client import HubClient, Identity, new_client_id
+from ._client import GRANT_USE, HubClient, Identity, new_client_id
 from ._fanout import Outgoing, QueueSubscriber, Subscriber, WebSocketSubscriber, publication_text
 from ._options import MAX_CHANNEL_LENGTH, PERSONAL, ChannelOptions, ChannelRules, allowed
 from ._tokens import InvalidToken, sign_token, verify_token
@@ -63,8 +67,8 @@ _MAX_PREVIOUS_SECRETS = 4
 _T = TypeVar("_T")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# NaN and Infinity are not JSON: a publication holding one would break every client.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def _position(value: Any) -> Position | None:
@@ -212,6 +216,7 @@ class Hub:
         self._previous_secrets: list[tuple[bytes, float]] = []
         self._local: dict[str, dict[Subscriber, None]] = {}
         self._broker_channels: set[str] = set()
+        self._subscribing: dict[str, asyncio.Future[None]] = {}  # broker subscribe under way
         self._started = False
         self._starting: asyncio.Future[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
@@ -329,6 +334,8 @@ class Hub:
 
         Raises:
             BrokerUnavailable: the broker could not be reached; nothing was published.
+            TypeError, ValueError: ``data`` is not JSON (NaN and infinities
+                included); nothing was published.
         """
         await self.start()
         return await self._publish(channel, _dumps(data))
@@ -363,7 +370,12 @@ class Hub:
         # A grant lasts as long as a session: the client presents it again on
         # every reconnect, and over HTTP on every downstream request.
         grant = sign_token(
-            self._secret, None, expires_in=self.session_ttl, cid=client_id, gch=channel
+            self._secret,
+            None,
+            expires_in=self.session_ttl,
+            cid=client_id,
+            gch=channel,
+            use=GRANT_USE,
         )
         await self._publish(
             "#" + client_id, notification("subscribe", {"ch": channel, "grant": grant})
@@ -442,14 +454,26 @@ class Hub:
             subscribers = self._local[channel] = {}
         subscribers[subscriber] = None
         subscriber.channels.add(channel)
-        if channel not in self._broker_channels:
-            self._broker_channels.add(channel)
-            try:
-                await self.broker.subscribe(channel)
-            except BaseException:
-                self._broker_channels.discard(channel)
-                self._detach(subscriber, channel)
-                raise
+        try:
+            # Until the broker confirms the subscription, publications may be
+            # missed: every subscriber waits for it (the caller reads the history
+            # only afterwards), and if it fails the next one tries again.
+            while channel not in self._broker_channels:
+                subscribing = self._subscribing.get(channel)
+                if subscribing is not None:
+                    await asyncio.wait([subscribing])
+                    continue
+                subscribing = asyncio.get_running_loop().create_future()
+                self._subscribing[channel] = subscribing
+                try:
+                    await self.broker.subscribe(channel)
+                    self._broker_channels.add(channel)
+                finally:
+                    del self._subscribing[channel]
+                    subscribing.set_result(None)
+        except BaseException:
+            self._detach(subscriber, channel)
+            raise
 
     def _detach(self, subscriber: Subscriber, channel: str) -> None:
         subscriber.channels.discard(channel)
@@ -635,9 +659,12 @@ class Hub:
         return client.session(self._secret, self.session_ttl)
 
     async def may_subscribe(
-        self, client: HubClient, channel: str, grant: str | None = None
+        self, client: HubClient, channel: str, grant: str | None = None, *, granted: bool = False
     ) -> ChannelOptions:
         """The channel's options if ``client`` may subscribe to it.
+
+        ``grant`` (from ``subscribe``) admits a channel the rules refuse;
+        ``granted``: a grant for this client and channel was checked already.
 
         Raises:
             RPCError: UNKNOWN_CHANNEL or FORBIDDEN.
@@ -647,7 +674,7 @@ class Hub:
                 raise RPCError(FORBIDDEN, "a personal channel is its owner's alone")
             return PERSONAL
         options = self.rules.get(channel)
-        if grant is not None and self._granted(grant, client, channel):
+        if granted or (grant is not None and self.granted_channel(grant, client) == channel):
             return options or _SERVER_CHANNEL
         if options is None:
             raise RPCError(UNKNOWN_CHANNEL, f"unknown channel {channel!r}")
@@ -659,9 +686,6 @@ class Hub:
             raise RPCError(FORBIDDEN, f"not allowed to subscribe to {channel!r}")
         return options
 
-    def _granted(self, grant: str, client: HubClient, channel: str) -> bool:
-        return self.granted_channel(grant, client) == channel
-
     def granted_channel(self, grant: str, client: HubClient) -> str | None:
         """The channel ``grant`` (from ``subscribe``) lets ``client`` read; None if
         it is forged, expired or another client's."""
@@ -671,7 +695,11 @@ class Hub:
             return None
         extra = claims.extra or {}
         channel = extra.get("gch")
-        if extra.get("cid") != client.id or not isinstance(channel, str):
+        if (
+            extra.get("use") != GRANT_USE
+            or extra.get("cid") != client.id
+            or not isinstance(channel, str)
+        ):
             return None
         return channel
 
@@ -679,7 +707,18 @@ class Hub:
 
     async def handle_text(self, text: str | bytes, context: Context) -> str | None:
         """Answer the JSON-RPC message or batch ``text``; the answer to send, if any."""
-        parsed = parse(text)
+        return await self.handle_parsed(parse(text), context)
+
+    async def handle_parsed(self, parsed: list[Message] | Message, context: Context) -> str | None:
+        """``handle_text`` of what ``parse`` made of the text.
+
+        As ``Peer`` does: a batch of more than ``DEFAULT_MAX_BATCH`` messages is
+        answered with one ``INVALID_REQUEST`` error and not run; a result JSON
+        cannot encode is answered ``INTERNAL_ERROR`` (and logged).
+        """
+        if isinstance(parsed, list) and len(parsed) > DEFAULT_MAX_BATCH:
+            limit = f"a batch of {len(parsed)} is over the limit of {DEFAULT_MAX_BATCH}"
+            return answer_text(ErrorResponse(None, RPCError(INVALID_REQUEST, data=limit)))
         messages = parsed if isinstance(parsed, list) else [parsed]
         answers: list[Response | ErrorResponse] = []
         for message in messages:
@@ -694,8 +733,8 @@ class Hub:
         if not answers:
             return None
         if isinstance(parsed, list):
-            return encode(answers)
-        return encode(answers[0])
+            return answer_text(answers)
+        return answer_text(answers[0])
 
     async def _respond(
         self, message: Request | Notification, context: Context
@@ -729,6 +768,10 @@ class Hub:
     ) -> dict[str, Any]:
         if token is not None and not isinstance(token, str):
             raise RPCError(-32602, "token must be a string")
+        if context.subscriber is not None:
+            # The connection's subscriptions and personal channel are the first
+            # client's: another identity needs another connection.
+            raise RPCError(INVALID_REQUEST, "already connected: connect once per WebSocket")
         client: HubClient | None = None
         if isinstance(session, str):
             with contextlib.suppress(InvalidToken):

@@ -20,6 +20,9 @@ __all__ = ["MemoryBroker"]
 
 # Seconds a channel read but never published to keeps its epoch.
 _EMPTY_STREAM_TTL = 300.0
+# Seconds between sweeps of expired channels (each client's personal channel is
+# one: without them the dict would grow by a channel per client ever seen).
+_SWEEP_INTERVAL = 60.0
 
 
 def new_epoch() -> str:
@@ -42,6 +45,7 @@ class MemoryBroker(Broker):
 
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}
+        self._next_sweep = 0.0
         self._subscribed: set[str] = set()
         self._presence: dict[str, dict[str, tuple[str, float]]] = {}
         self._secret: bytes | None = None
@@ -56,6 +60,11 @@ class MemoryBroker(Broker):
         self._on_publication = self._on_control = None
 
     def _stream(self, channel: str, now: float) -> _Stream:
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_INTERVAL
+            expired = [name for name, kept in self._streams.items() if kept.expires <= now]
+            for name in expired:
+                del self._streams[name]
         stream = self._streams.get(channel)
         if stream is None or stream.expires <= now:
             stream = self._streams[channel] = _Stream(now + _EMPTY_STREAM_TTL)

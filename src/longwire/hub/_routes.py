@@ -21,11 +21,22 @@ import time
 from collections.abc import AsyncIterator, Callable
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from .._errors import ConnectionClosed
 from ..app import App, HTTPError, Request, Response, StreamingResponse
-from ..jsonrpc import RPCError, notification
+from ..jsonrpc import (
+    DEFAULT_MAX_PENDING,
+    OVERLOADED,
+    ErrorResponse,
+    Message,
+    Notification,
+    RPCError,
+    encode,
+    notification,
+    parse,
+)
+from ..jsonrpc import Request as RPCRequest
 from ._broker import BrokerUnavailable, Position, Publication
 from ._client import HubClient, new_client_id
 from ._fanout import (
@@ -37,9 +48,6 @@ from ._fanout import (
 )
 from ._hub import FORBIDDEN, Context, Hub, parse_positions
 from ._tokens import InvalidToken
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["register_routes"]
 
@@ -79,6 +87,14 @@ def register_routes(hub: Hub, app: App, prefix: str) -> None:
     app.get(prefix + "/events/{channel:path}")(routes.events)
 
 
+class _Downstream(NamedTuple):
+    """A checked downstream request: who asks, from which positions, with which grants."""
+
+    client: HubClient
+    positions: list[tuple[str, Position]]
+    granted: set[str | None]
+
+
 class _Routes:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -104,8 +120,9 @@ class _Routes:
                 if not isinstance(text, str):
                     ws.close(1003, "the hub speaks JSON-RPC in text messages")
                     break
+                parsed = parse(text)
                 if subscriber is None and context.client is None:
-                    answer = await hub.handle_text(text, context)
+                    answer = await hub.handle_parsed(parsed, context)
                     if context.client is not None:
                         subscriber = WebSocketSubscriber(context.client, ws, hub.slow_limit)
                         context.subscriber = subscriber
@@ -113,14 +130,19 @@ class _Routes:
                     if answer is not None:
                         ws.send(answer)
                     continue
-                if _is_app_call(text, hub):
+                if isinstance(parsed, RPCRequest | Notification) and parsed.method in hub.methods:
                     # An application method may take long: it must not hold up the
-                    # connection's subscriptions and pings, so it runs on its own.
-                    task = asyncio.get_running_loop().create_task(self._answer(ws, text, context))
+                    # connection's subscriptions and pings, so it runs on its own,
+                    # up to DEFAULT_MAX_PENDING at once (as a jsonrpc Peer's).
+                    if len(pending) >= DEFAULT_MAX_PENDING:
+                        _refuse(ws, parsed, len(pending))
+                        continue
+                    call = self._answer(ws, parsed, context)
+                    task = asyncio.get_running_loop().create_task(call)
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                     continue
-                await self._answer(ws, text, context)
+                await self._answer(ws, parsed, context)
         except ConnectionClosed:
             pass
         except RPCError as exc:
@@ -131,7 +153,7 @@ class _Routes:
             if subscriber is not None:
                 await hub.detach_all(subscriber, leave=True)
 
-    async def _answer(self, ws: Any, text: str, context: Context) -> None:
+    async def _answer(self, ws: Any, parsed: list[Message] | Message, context: Context) -> None:
         # A context of its own: calls may run concurrently, each with its releases.
         call = Context(
             transport=context.transport,
@@ -139,7 +161,7 @@ class _Routes:
             client=context.client,
             subscriber=context.subscriber,
         )
-        answer = await self.hub.handle_text(text, call)
+        answer = await self.hub.handle_parsed(parsed, call)
         with contextlib.suppress(ConnectionClosed):
             if answer is not None:
                 ws.send(answer)
@@ -176,8 +198,8 @@ class _Routes:
 
     # HTTP downstream.
 
-    async def _open(self, request: Request, transport: str) -> tuple[QueueSubscriber, list[str]]:
-        """Check a downstream request; its subscriber and the messages to send first."""
+    async def _check(self, request: Request, transport: str) -> _Downstream:
+        """Check a downstream request (400, 403): its client, positions and grants."""
         hub = self.hub
         await hub.start()
         client = self._client(request, transport)
@@ -188,21 +210,27 @@ class _Routes:
         if len(positions) > hub.max_subscriptions + 1:
             raise HTTPError(400, "too many channels")
         # Grants of server-side subscriptions (hub.subscribe), each naming its channel.
-        grants: dict[str, str] = {}
         given = request.query_list("g")
         if len(given) > hub.max_subscriptions:
             raise HTTPError(400, "too many grants")
-        for grant in given:
-            granted = hub.granted_channel(grant, client)
-            if granted is not None:
-                grants[granted] = grant
+        granted = {hub.granted_channel(grant, client) for grant in given}
+        return _Downstream(client, positions, granted)
+
+    async def _open(self, asked: _Downstream) -> tuple[QueueSubscriber, list[str]]:
+        """Subscribe a downstream: its subscriber and the messages to send first.
+
+        Raises:
+            BrokerUnavailable: nothing stays subscribed.
+        """
+        hub = self.hub
+        client, positions, granted = asked
         subscriber = QueueSubscriber(client, hub.max_queue)
         first: list[str] = []
         releases: list[tuple[str, int]] = []
         try:
             for channel, position in positions:
                 try:
-                    options = await hub.may_subscribe(client, channel, grants.get(channel))
+                    options = await hub.may_subscribe(client, channel, granted=channel in granted)
                 except RPCError as exc:
                     first.append(
                         notification("unsubscribed", {"ch": channel, "reason": exc.message})
@@ -226,9 +254,6 @@ class _Routes:
                 releases.append((channel, history.position.offset))
                 if options.presence:
                     await hub.refresh_presence(channel, client)
-        except BrokerUnavailable:
-            await hub.detach_all(subscriber, leave=False)
-            raise HTTPError(503, "broker unavailable") from None
         except BaseException:
             await hub.detach_all(subscriber, leave=False)
             raise
@@ -237,7 +262,11 @@ class _Routes:
         return subscriber, first
 
     async def poll(self, request: Request) -> Response:
-        subscriber, first = await self._open(request, "polling")
+        asked = await self._check(request, "polling")
+        try:
+            subscriber, first = await self._open(asked)
+        except BrokerUnavailable:
+            raise HTTPError(503, "broker unavailable") from None
         hub = self.hub
         try:
             if not first:
@@ -250,11 +279,13 @@ class _Routes:
         body = "[" + ",".join(messages) + "]"
         return Response(body.encode(), content_type=_JSON, headers=[_NO_STORE])
 
+    # The SSE and streaming responses subscribe once they are being sent: a
+    # response the server does not run (HEAD, a client gone meanwhile) must
+    # leave nothing subscribed.
+
     async def sse(self, request: Request) -> Response:
-        subscriber, first = await self._open(request, "sse")
         body = self._downstream(
-            subscriber,
-            [Outgoing(text).sse for text in first],
+            await self._check(request, "sse"),
             lambda message: message.sse,
             Outgoing(notification("hb")).sse,
             Outgoing(notification("open", {"hb": int(self.hub.heartbeat * 1000)})).sse,
@@ -264,10 +295,8 @@ class _Routes:
         )
 
     async def stream(self, request: Request) -> Response:
-        subscriber, first = await self._open(request, "streaming")
         body = self._downstream(
-            subscriber,
-            [Outgoing(text).line for text in first],
+            await self._check(request, "streaming"),
             lambda message: message.line,
             Outgoing(notification("hb")).line,
             Outgoing(notification("open", {"hb": int(self.hub.heartbeat * 1000)})).line,
@@ -280,15 +309,18 @@ class _Routes:
 
     async def _downstream(
         self,
-        subscriber: QueueSubscriber,
-        first: list[bytes],
+        asked: _Downstream,
         encode: Callable[[Outgoing], bytes],
         heartbeat: bytes,
         opening: bytes,
     ) -> AsyncIterator[bytes]:
         hub = self.hub
         try:
-            yield opening + b"".join(first)
+            subscriber, first = await self._open(asked)
+        except BrokerUnavailable:
+            return  # an empty response: the client reconnects, with backoff
+        try:
+            yield opening + b"".join(encode(Outgoing(text)) for text in first)
             last_write = time.monotonic()
             while subscriber.ended is None:
                 messages = subscriber.take()
@@ -321,11 +353,20 @@ class _Routes:
             raise HTTPError(404, "personal channels are not served as plain event streams")
         last = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
         since = _event_id(last) if last else None
+        body = self._plain_events(client, channel, since)
+        return StreamingResponse(
+            body, content_type="text/event-stream", headers=[_NO_STORE, _NO_BUFFERING]
+        )
+
+    async def _plain_events(
+        self, client: HubClient, channel: str, since: Position | None
+    ) -> AsyncIterator[bytes]:
+        hub = self.hub
         subscriber = QueueSubscriber(client, hub.max_queue)
         try:
             history = await hub.recover(subscriber, channel, since)
         except BrokerUnavailable:
-            raise HTTPError(503, "broker unavailable") from None
+            return  # an empty response: EventSource reconnects
         first: list[bytes] = [b"retry: 2000\n\n"]
         if since is not None and not history.complete:
             data = json.dumps({"e": history.position.epoch, "o": history.position.offset})
@@ -336,15 +377,6 @@ class _Routes:
         elif since is not None:
             first.extend(plain_event(p.epoch, p.offset, p.data) for p in history.publications)
         subscriber.release(channel, history.position.offset)
-        body = self._plain_events(subscriber, first)
-        return StreamingResponse(
-            body, content_type="text/event-stream", headers=[_NO_STORE, _NO_BUFFERING]
-        )
-
-    async def _plain_events(
-        self, subscriber: QueueSubscriber, first: list[bytes]
-    ) -> AsyncIterator[bytes]:
-        hub = self.hub
         try:
             yield b"".join(first)
             last_write = time.monotonic()
@@ -364,16 +396,15 @@ class _Routes:
             await hub.detach_all(subscriber, leave=False)
 
 
-def _is_app_call(text: str, hub: Hub) -> bool:
-    """Whether ``text`` looks like a call of an application method (cheap, no parse)."""
-    if not hub.methods or text.lstrip().startswith("["):
-        return False
-    start = text.find('"method"')
-    if start < 0:
-        return False
-    quote = text.find('"', text.find(":", start) + 1)
-    end = text.find('"', quote + 1)
-    return text[quote + 1 : end] in hub.methods
+def _refuse(ws: Any, message: RPCRequest | Notification, running: int) -> None:
+    """Turn down an application call over the limit, as a jsonrpc ``Peer`` does."""
+    if isinstance(message, Notification):
+        logger.warning(
+            "JSON-RPC notification %r dropped: %d requests in progress", message.method, running
+        )
+        return
+    error = RPCError(OVERLOADED, "Too many requests in progress")
+    ws.send(encode(ErrorResponse(message.id, error)))
 
 
 def _pub_texts(publications: list[Publication]) -> list[str]:

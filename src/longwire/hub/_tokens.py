@@ -11,7 +11,6 @@ subscribe to) and ``info`` (shown to others in presence). ::
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import LongwireError
+from ..app._cookies import _b64decode, _b64encode
 
 __all__ = ["InvalidToken", "TokenClaims", "sign_token", "verify_token"]
 
@@ -44,14 +44,6 @@ class TokenClaims:
     info: Any = None
     extra: dict[str, Any] | None = None
     """Any other claims, as signed."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _key(secret: str | bytes) -> bytes:
@@ -86,9 +78,9 @@ def sign_token(
         claims["ch"] = list(channels)
     if info is not None:
         claims["info"] = info
-    body = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    body = _b64encode(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
     signature = hmac.new(_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64(signature)}"
+    return f"{body}.{_b64encode(signature)}"
 
 
 def verify_token(secret: str | bytes, token: str, *, now: float | None = None) -> TokenClaims:
@@ -104,8 +96,8 @@ def verify_token(secret: str | bytes, token: str, *, now: float | None = None) -
         raise InvalidToken("malformed token")
     expected = hmac.new(_key(secret), body.encode("ascii", "replace"), hashlib.sha256).digest()
     try:
-        given = _unb64(signature)
-        claims = json.loads(_unb64(body))
+        given = _b64decode(signature)
+        claims = json.loads(_b64decode(body))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidToken("malformed token") from None
     if not hmac.compare_digest(expected, given):
