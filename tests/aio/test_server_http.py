@@ -1,6 +1,8 @@
 """The server's HTTP/1.1 side over real sockets: keep-alive, pipelining, bodies, errors."""
 
 import asyncio
+import subprocess
+import sys
 
 from aio_testing import open_raw, read_response, read_to_eof, request, run, serve, wait_for
 
@@ -482,3 +484,36 @@ def test_access_log_counts_no_body_bytes_for_head(caplog):
         run(main)
     sizes = [(r.method, r.size) for r in caplog.records if r.name == "longwire.access"]
     assert sizes == [("GET", 12), ("HEAD", 0)]
+
+
+def test_a_native_server_does_not_load_the_asgi_layer():
+    # The server tells an ASGIApp from a native App without importing longwire.asgi
+    # (which imports longwire.aio): a native server answers without that layer.
+    script = """
+import asyncio, sys
+import longwire.aio
+from longwire import App
+from longwire.aio import Server, ServerConfig
+
+async def main():
+    app = App()
+
+    @app.get("/")
+    async def index(request):
+        return "hello"
+
+    async with Server(app, port=0, config=ServerConfig(access_log=False)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+        data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert data.endswith(b"hello"), data
+
+asyncio.run(main())
+assert "longwire.asgi" not in sys.modules, "longwire.asgi was imported"
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

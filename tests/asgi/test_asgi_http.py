@@ -20,7 +20,9 @@ import pytest
 from leakcheck import run_without_leaks
 from longwire import App
 from longwire.aio import Server, ServerConfig
+from longwire.app._file_response import FileResponse
 from longwire.asgi import ASGIApp, ClientDisconnected, TrustedProxies, check_asgi3
+from longwire.asgi import _http as asgi_http
 from raw_http import exchange, open_raw, read_response, read_to_eof, request
 
 TIMEOUT = 10.0
@@ -325,6 +327,37 @@ def test_pathsend_serves_the_file(tmp_path):
     run(main)
 
 
+def test_pathsend_of_a_file_that_shrinks_fails_the_app_with_a_500(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "shrinking.txt"
+    path.write_bytes(b"x" * 100)
+
+    class Shrinking(FileResponse):
+        # The file shrinks between its stat (its Content-Length) and its reading.
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            path.write_bytes(b"x" * 10)
+
+    monkeypatch.setattr(asgi_http, "FileResponse", Shrinking)
+    failures: list[BaseException] = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            await send({"type": "http.response.pathsend", "path": str(path)})
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    async def main():
+        async with serve(app) as server:
+            response = await exchange(server.port, request("GET", "/"))
+            assert response.status == 500  # not a head promising 100 bytes, then 10
+        assert "shrank" in str(failures[0])
+
+    with caplog.at_level(logging.CRITICAL, logger="longwire.asgi"):
+        run(main)
+
+
 def test_trailers_only_when_the_request_accepts_them():
     extensions: list[dict[str, Any]] = []
 
@@ -626,3 +659,87 @@ def test_asgi2_applications_are_refused():
 
     check_asgi3(asgi3)
     check_asgi3(Asgi3())
+
+
+def test_mounted_app_receive_after_the_response_is_disconnect():
+    got: list[tuple[str, Any]] = []
+
+    async def legacy(scope, receive, send):
+        await read_body(receive)
+        if scope["path"].endswith("/stream"):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await respond(send, b"done")
+        got.append((scope["path"], await receive()))
+
+    app = App()
+    app.mount("/legacy", legacy)
+
+    async def main():
+        async with serve(app) as server:
+            await exchange(server.port, request("POST", "/legacy/whole", body=b"abc"))
+            await exchange(server.port, request("GET", "/legacy/stream"))
+            async with asyncio.timeout(5):
+                while len(got) < 2:
+                    await asyncio.sleep(0.01)
+        assert sorted(got) == [
+            ("/legacy/stream", {"type": "http.disconnect"}),
+            ("/legacy/whole", {"type": "http.disconnect"}),
+        ]
+
+    run(main)
+
+
+def test_mounted_app_still_running_after_its_response_is_cancelled_at_shutdown():
+    cancelled: list[bool] = []
+
+    async def legacy(scope, receive, send):
+        await respond(send, b"done")
+        try:
+            await asyncio.sleep(60)  # background work outliving the response
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    app = App()
+    app.mount("/legacy", legacy)
+
+    async def main():
+        async with serve(app) as server:
+            response = await exchange(server.port, request("GET", "/legacy/x"))
+            assert response.body == b"done"
+        assert cancelled == [True]  # by the server's shutdown, not left to leak
+
+    run(main)
+
+
+def test_mounted_app_streaming_its_answer_to_head_completes():
+    finished: list[str] = []
+
+    async def legacy(scope, receive, send):
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"6")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for part in (b"ab", b"cd", b"ef"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        finished.append(scope["method"])
+
+    app = App()
+    app.mount("/legacy", legacy)
+
+    async def main():
+        async with serve(app) as server, open_raw(server.port) as (reader, writer):
+            writer.write(request("HEAD", "/legacy/x"))
+            head = await read_response(reader, head_only=True)
+            assert head.status == 200
+            assert head.header("content-length") == "6"
+            writer.write(request("GET", "/legacy/x"))
+            assert (await read_response(reader)).body == b"abcdef"  # nothing stray before
+            async with asyncio.timeout(5):
+                while len(finished) < 2:
+                    await asyncio.sleep(0.01)
+        assert finished == ["HEAD", "GET"]
+
+    run(main)

@@ -217,6 +217,35 @@ def test_https_with_a_trusted_certificate():
     run(main())
 
 
+def test_https_default_context_is_built_once_for_all_connections(monkeypatch):
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    built: list[ssl.SSLContext] = []
+    create_default_context = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = create_default_context(*args, **kwargs)
+        ca.configure_trust(context)  # the system's CAs, plus the test CA
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    seen: list[dict[str, str | None]] = []
+
+    async def main() -> None:
+        async with longwire_server(seen, ssl=server_context) as server:
+            # Two connections (the second answered 204), each through 3 redirects.
+            url = f"https://127.0.0.1:{server.port}/hop/2"
+            async with EventSource(url) as source:
+                assert [data for _, data, _ in await collect(source)] == ["one", "a\nb", "three"]
+                assert source.ready_state is EventSourceState.CLOSED
+
+    run(main())
+    assert len(seen) == 2
+    assert len(built) == 1
+
+
 def test_close_from_another_task_ends_the_iteration():
     async def main() -> None:
         async with longwire_server([]) as server:

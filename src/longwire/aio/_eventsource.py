@@ -27,6 +27,7 @@ from ..http1 import Headers
 from ..http1._headers import HeadersLike
 from ..sse import CONTENT_TYPE, MAX_LINE_SIZE, Event, EventStreamDecoder, EventStreamError
 from ._http_client import MAX_REDIRECTS, StreamResponse, open_stream, parse_http_url
+from ._tls import client_ssl_context
 
 __all__ = ["EventSource", "EventSourceError", "EventSourceState"]
 
@@ -121,7 +122,7 @@ class EventSource:
         max_redirects: int = MAX_REDIRECTS,
         max_line_size: int | None = MAX_LINE_SIZE,
     ) -> None:
-        parse_http_url(url)
+        secure = parse_http_url(url).secure
         if not 0 <= retry <= max_retry:
             raise ValueError(f"need 0 <= retry <= max_retry, not {retry!r} and {max_retry!r}")
         self.url = url
@@ -132,6 +133,9 @@ class EventSource:
         self._headers = Headers.coerce(headers)
         self._retry = float(retry)
         self._max_retry = float(max_retry)
+        # For https, the default context is built once, not at every reconnection.
+        if ssl is None and secure:
+            ssl = client_ssl_context()
         self._ssl = ssl
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout

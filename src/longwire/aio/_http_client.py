@@ -30,6 +30,7 @@ from ..http1 import (
     Response,
     Role,
 )
+from ._tls import client_ssl_context
 from ._urls import split_url
 
 __all__ = ["HIGH_WATER", "MAX_REDIRECTS", "StreamResponse", "open_stream", "parse_http_url"]
@@ -242,10 +243,10 @@ async def open_stream(
         OSError: the TCP connection or TLS failed (``ssl.SSLError`` among them).
     """
     target = parse_http_url(url)
+    context = ssl
     for _ in range(max_redirects + 1):
-        context = None
-        if target.secure:
-            context = ssl or ssl_module.create_default_context()
+        if target.secure and context is None:
+            context = client_ssl_context()  # the system CAs: built once, not per hop
         response = await _get(target, headers, context)
         if response.status not in _REDIRECTS:
             return response

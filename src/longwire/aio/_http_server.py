@@ -102,27 +102,38 @@ def _http_date() -> str:
     return str(_date_cache[1])
 
 
+def read_small_file(response: FileResponse) -> bytes:
+    """A (small) file response's body, its sections read at once.
+
+    Raises:
+        OSError: the file cannot be read.
+        _FileChanged: it shrank: fewer bytes than its Content-Length exist.
+    """
+    chunks = []
+    # os.open rather than open(): no buffered file object, and none of the
+    # fstat, ioctl and lseek calls it makes.
+    fd = os.open(response.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for prefix, offset, size in response.sections:
+            chunks.append(prefix)
+            if size:
+                chunk = os.pread(fd, size, offset)
+                if len(chunk) != size:
+                    raise _FileChanged(f"{response.path} shrank while being read")
+                chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def _read_small_file(response: FileResponse) -> AppResponse | None:
     """A small file response read into a fixed body; ``None`` (a 500) if that fails."""
-    chunks = []
     try:
-        # os.open rather than open(): no buffered file object, and none of the
-        # fstat, ioctl and lseek calls it makes.
-        fd = os.open(response.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            for prefix, offset, size in response.sections:
-                chunks.append(prefix)
-                if size:
-                    chunk = os.pread(fd, size, offset)
-                    if len(chunk) != size:
-                        raise _FileChanged(f"{response.path} shrank while being read")
-                    chunks.append(chunk)
-        finally:
-            os.close(fd)
+        body = read_small_file(response)
     except (OSError, _FileChanged) as exc:
         logger.error("cannot send %s: %s", response.path, exc)
         return None
-    return AppResponse(b"".join(chunks), response.status, response.headers)
+    return AppResponse(body, response.status, response.headers)
 
 
 class HTTPServerProtocol(WriteFlowControl):

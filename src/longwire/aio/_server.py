@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,10 +59,11 @@ class ServerState:
         metrics: Metrics | None = None,
     ) -> None:
         self.app = app
-        from ..asgi._adapter import ASGIApp  # noqa: PLC0415 - asgi imports this package
-
         # An ASGI app's requests take the fast path (HTTPServerProtocol._dispatch).
-        self.asgi = app if isinstance(app, ASGIApp) else None
+        # Unless longwire.asgi is loaded, the app cannot be one: a native server
+        # does not load that layer (which imports this package).
+        adapter = sys.modules.get("longwire.asgi._adapter")
+        self.asgi = app if adapter is not None and isinstance(app, adapter.ASGIApp) else None
         self.config = config
         self.loop = loop
         # Incremented in place by the connections (see longwire.metrics).

@@ -15,12 +15,13 @@ need (``handle`` remains, for callers that have a ``Request``).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..app import App, Response, WebSocketRoute
-from ._bridge import run_http
+from ._bridge import cancel_tasks, run_http
 from ._http import HTTPCycle
 from ._lifespan import Lifespan, LifespanMode
 from ._proxy import TrustedProxies
@@ -114,6 +115,7 @@ class ASGIApp(App):
         self.state: dict[str, Any] = {}
         self._lifespan = Lifespan(app, lifespan, self.state)
         self._route = WebSocketRoute("/{path:path}", self._websocket, compression=True)
+        self._tasks: set[asyncio.Task[None]] = set()  # the app's, from handle()
 
     def __repr__(self) -> str:
         return f"<ASGIApp {self.asgi_app!r}>"
@@ -131,12 +133,19 @@ class ASGIApp(App):
 
     async def shutdown(self) -> None:
         """Run the ``on_shutdown`` hooks, then the lifespan shutdown."""
+        await cancel_tasks(self._tasks)  # those handle() started, still running
         await super().shutdown()
         await self._lifespan.shutdown()
 
     async def handle(self, request: Request) -> Response:
         """Answer a native ``Request`` through the ASGI app (not the server's fast path)."""
-        return await run_http(self.asgi_app, request, root_path=self.root_path, state=self._state())
+        return await run_http(
+            self.asgi_app,
+            request,
+            root_path=self.root_path,
+            state=self._state(),
+            tasks=self._tasks,
+        )
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute, dict[str, Any]] | None:
         """Every path: the ASGI app decides (it may answer 404 with a denial response)."""

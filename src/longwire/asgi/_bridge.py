@@ -5,7 +5,12 @@ for ``ASGIApp.handle``: the request went through the App's routing, so it is a
 ``longwire.app.Request``, and the App wants a ``Response`` back. The ASGI app
 runs in a task; its response becomes a ``Response`` when it sends the whole
 body at once, else a ``StreamingResponse`` fed by its later ``send`` calls (one
-chunk buffered at most: the app waits for the connection).
+chunk buffered at most: the app waits for the connection). A HEAD gets the
+head the app started, and its body messages are dropped.
+
+The app's task is kept in the ``tasks`` set given (the mount's, cancelled by the
+App's shutdown, after the server's own handler tasks): it may run on after its
+response (background work), but not past the server.
 
 The server's own fast path (``_http.HTTPCycle``) does without these objects.
 """
@@ -23,7 +28,7 @@ from ..app import HTTPError, Request, Response, StreamingResponse
 from ._http import ClientDisconnected
 from ._scope import ASGIApplication, Scope, http_scope
 
-__all__ = ["run_http"]
+__all__ = ["cancel_tasks", "run_http"]
 
 logger = logging.getLogger("longwire.asgi")
 
@@ -32,12 +37,18 @@ _END = object()
 
 
 async def run_http(
-    app: ASGIApplication, request: Request, *, root_path: str, state: dict[str, Any] | None
+    app: ASGIApplication,
+    request: Request,
+    *,
+    root_path: str,
+    state: dict[str, Any] | None,
+    tasks: set[asyncio.Task[None]],
 ) -> Response:
     """The app's response to ``request``; a 500 if it fails before starting one.
 
     The scope's ``path`` is the request's full path and ``root_path`` the
-    mount prefix (as Starlette's ``Mount`` gives them).
+    mount prefix (as Starlette's ``Mount`` gives them). The app's task is in
+    ``tasks`` until it ends (see ``cancel_tasks``).
     """
     scope = http_scope(
         method=request.method,
@@ -54,11 +65,23 @@ async def run_http(
     bridge = _Bridge(request)
     task = asyncio.get_running_loop().create_task(bridge.run(app, scope))
     bridge.task = task
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
     try:
         return await asyncio.shield(bridge.response)
     except asyncio.CancelledError:
         task.cancel()
         raise
+
+
+async def cancel_tasks(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel the app tasks still running in ``tasks`` (at shutdown), and wait a moment."""
+    if not tasks:
+        return
+    running = list(tasks)
+    for task in running:
+        task.cancel()
+    await asyncio.wait(running, timeout=1.0)
 
 
 class _Bridge:
@@ -145,6 +168,9 @@ class _Bridge:
         if not self._request_done:
             self._request_done = True
             return {"type": "http.request", "body": b"", "more_body": False}
+        if self._finished:
+            return {"type": "http.disconnect"}  # the response is complete
+        # The whole body was given: wait until the response ends or the client leaves.
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         await waiter
@@ -174,12 +200,24 @@ class _Bridge:
             raise RuntimeError(f"unexpected ASGI message {kind!r} from a mounted application")
         body = message.get("body", b"")
         more_body = message.get("more_body", False)
+        if self._request.method == "HEAD":
+            # RFC 9110 §9.3.2: the head as the app wrote it (its Content-Length
+            # included); the server sends no body, so none is kept.
+            if self._finished:
+                raise RuntimeError("unexpected ASGI message after the response was complete")
+            if not self.response.done():
+                self.response.set_result(StreamingResponse((), self._status, self._headers))
+            if not more_body:
+                self._finished = True
+                self._wake()
+            return
         if not self.response.done():
-            if not more_body and self._request.method != "HEAD":
+            if not more_body:
+                self._finished = True
                 self.response.set_result(Response(body, self._status, self._headers))
                 self._wake()
                 return
-            # Streamed (or a HEAD, whose head is sent as the app wrote it).
+            # Streamed.
             self._streaming = True
             self.response.set_result(StreamingResponse(self._stream(), self._status, self._headers))
         elif not self._streaming or self._finished:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectionClosed, LocalProtocolError
 from ..aio._eager import Finished, start
+from ..aio._http_server import _NO_LENGTH_STATUSES, SMALL_FILE, read_small_file
 from ..app import HTTPError
 from ..app._file_response import FileResponse
 from ..http1 import Data, EndOfMessage, Headers, Request, Response
@@ -38,10 +38,6 @@ __all__ = ["ClientDisconnected", "HTTPCycle"]
 logger = logging.getLogger("longwire.asgi")
 
 _END = EndOfMessage()
-# RFC 9110 §6.4.1, §15.3.5, §15.4.5: responses that never carry content.
-_NO_CONTENT = frozenset({204, 304})
-# A pathsend file up to this size is read and sent with the head in one write.
-SMALL_FILE = 64 * 1024
 _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
@@ -371,8 +367,8 @@ class HTTPCycle:
         protocol = self._protocol
         http = protocol._http
         status = self._status
-        has_length = chunked = has_date = has_server = False
-        fields = []
+        has_length = chunked = False
+        fields = []  # Headers._fields: (lowercased name, name, value), built in one pass
         for name, value in self._headers:
             text = name.decode("latin-1")
             lower = text.lower()
@@ -380,26 +376,22 @@ class HTTPCycle:
                 has_length = True
             elif lower == "transfer-encoding":
                 chunked = True
-            elif lower == "date":
-                has_date = True
-            elif lower == "server":
-                has_server = True
-            fields.append((text, value.decode("latin-1")))
-        if not has_date or not has_server:
-            for field in protocol._fixed_fields(None):  # Date, and Server if configured
-                present = has_date if field[0] == "Date" else has_server
-                if not present:
-                    fields.append(field)
+            fields.append((lower, text, value.decode("latin-1")))
+        headers = Headers.__new__(Headers)
+        headers._fields = fields
+        for name, value in protocol._fixed_fields(headers):  # Date, and Server if configured
+            fields.append((name.lower(), name, value))
         if protocol._closing and not protocol._queue:
-            fields.append(("Connection", "close"))  # the last answer before closing
+            fields.append(("connection", "Connection", "close"))  # the last answer before closing
         method = self._event.method
-        no_body = self._no_body = method == "HEAD" or status in _NO_CONTENT
+        # RFC 9110 §9.3.2, §15.3.5, §15.4.5: HEAD, 204 and 304 answers carry no content.
+        no_body = self._no_body = method == "HEAD" or status in _NO_LENGTH_STATUSES
         if final and not has_length and not chunked and not no_body:
-            fields.append(("Content-Length", str(len(body))))
+            fields.append(("content-length", "Content-Length", str(len(body))))
             has_length = True
         self._chunked = not has_length and not no_body and self._event.http_version == "1.1"
         try:
-            head = Response(status_code=status, headers=Headers(fields))
+            head = Response(status_code=status, headers=headers)
             if final:
                 data = http.send_response(head, b"" if no_body else body)
             else:
@@ -463,13 +455,8 @@ class HTTPCycle:
         if not has_length:
             self._headers = [*self._headers, (b"content-length", str(size).encode())]
         if size <= SMALL_FILE or self._event.method == "HEAD":
-            body = b""
-            if self._event.method != "HEAD":
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    body = os.pread(fd, size, 0)
-                finally:
-                    os.close(fd)
+            # A file that cannot be read, or shrank, fails the app (before any head).
+            body = read_small_file(file) if self._event.method != "HEAD" else b""
             self._write_head(body, final=True)
             self._finish()
             return

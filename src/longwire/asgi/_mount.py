@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..app import WebSocketRoute
-from ._bridge import run_http
+from ._bridge import cancel_tasks, run_http
 from ._scope import ASGIApplication, websocket_scope
 from ._websocket import run_websocket
 
@@ -37,9 +39,13 @@ def mount_asgi(app: App, prefix: str, target: ASGIApplication) -> None:
     if not prefix.startswith("/"):
         raise ValueError(f"mount prefix {prefix!r} must start with '/'")
     base = prefix.rstrip("/")
+    # The app's tasks still running (background work after a response): the
+    # App's shutdown cancels them, after the server cancelled its handler tasks.
+    tasks: set[asyncio.Task[None]] = set()
+    app.on_shutdown(partial(cancel_tasks, tasks))
 
     async def http(request: Request) -> Response:
-        return await run_http(target, request, root_path=base, state=None)
+        return await run_http(target, request, root_path=base, state=None, tasks=tasks)
 
     async def websocket(ws: ServerWebSocket) -> None:
         request = ws.request

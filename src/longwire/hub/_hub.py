@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..app._secrets import MIN_SECRET_SIZE
 from ..jsonrpc import (
     DEFAULT_MAX_BATCH,
     INVALID_REQUEST,
@@ -61,7 +62,6 @@ _SERVER_CHANNEL = ChannelOptions(subscribe=False, publish=False)
 """Options of a channel no rule matches, for server code (which may use any channel)."""
 _UNSUBSCRIBE = "!u "  # control message: drop client <id> from the channel
 _NODE_PREFIX = "!node:"
-_MIN_SECRET_SIZE = 16  # bytes: an HMAC key that cannot be guessed
 _MAX_PREVIOUS_SECRETS = 4
 
 _T = TypeVar("_T")
@@ -97,9 +97,9 @@ def _checked_secret(secret: str | bytes) -> bytes:
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not key:
         raise ValueError("secret is empty: use secrets.token_urlsafe(32), from the environment")
-    if len(key) < _MIN_SECRET_SIZE:
+    if len(key) < MIN_SECRET_SIZE:
         raise ValueError(
-            f"secret must be at least {_MIN_SECRET_SIZE} bytes, not {len(key)} "
+            f"secret must be at least {MIN_SECRET_SIZE} bytes, not {len(key)} "
             "(use secrets.token_urlsafe(32))"
         )
     return key
